@@ -1,0 +1,41 @@
+"""The operator HTTP API: ``/api`` (key protected), ``/health``, ``/metrics`` and ``/docs``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+import cpo_backend
+from cpo_backend.api import commands, errors, stations, tokens, transactions
+from cpo_backend.api.security import require_api_key
+from cpo_backend.api.services import ApiServices
+
+
+def create_api(api_services: ApiServices) -> FastAPI:
+    app = FastAPI(
+        title="cpo-backend operator API",
+        version=cpo_backend.__version__,
+        description="Stations, id tokens, transactions, OCPP message log and commands.",
+    )
+    app.state.services = api_services
+    errors.install(app)
+
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
+    for module in (stations, commands, tokens, transactions):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> JSONResponse:
+        report: dict[str, Any] = await api_services.health()
+        healthy = report.get("status") == "ok"
+        return JSONResponse(report, status_code=200 if healthy else 503)
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(api_services.metrics), media_type=CONTENT_TYPE_LATEST)
+
+    return app

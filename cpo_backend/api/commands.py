@@ -1,0 +1,81 @@
+"""Commands to a station: ``POST /api/stations/{id}/commands/{name}``, one route each.
+
+The request bodies are the domain's command dataclasses themselves, so the API, Python
+callers and OCPI send exactly the same thing through the same command service.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends
+from pydantic import BaseModel
+
+from cpo_backend.api.services import ApiServices, services
+from cpo_backend.domain import commands as c
+
+router = APIRouter(prefix="/stations/{station_id}/commands", tags=["commands"])
+Api = Annotated[ApiServices, Depends(services)]
+
+
+class CommandAnswer(BaseModel):
+    """The charger's answer: its status (when it has one) and the whole payload."""
+
+    status: str | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, result: c.CommandResult) -> CommandAnswer:
+        return cls(status=result.status, payload=result.payload)
+
+
+class RemoteStopBody(BaseModel):
+    transaction_id: int
+
+
+COMMANDS: list[type[c.Command]] = [
+    c.RemoteStart,
+    c.Reset,
+    c.UnlockConnector,
+    c.ChangeAvailability,
+    c.GetConfiguration,
+    c.ChangeConfiguration,
+    c.ClearCache,
+    c.DataTransfer,
+    c.TriggerMessage,
+    c.GetDiagnostics,
+    c.UpdateFirmware,
+    c.RawCall,
+]
+
+
+def _route_for(command_type: type[c.Command]) -> None:
+    async def send(
+        api: Api,
+        station_id: str,
+        command: Annotated[command_type, Body()],  # type: ignore[valid-type]
+    ) -> CommandAnswer:
+        return CommandAnswer.of(await api.commands.execute(station_id, command))
+
+    router.add_api_route(
+        f"/{command_type.name}",
+        send,
+        methods=["POST"],
+        name=command_type.name,
+        summary=(command_type.__doc__ or command_type.__name__).splitlines()[0],
+    )
+
+
+for _command_type in COMMANDS:
+    _route_for(_command_type)
+
+
+@router.post("/remote-stop")
+async def remote_stop(api: Api, station_id: str, body: RemoteStopBody) -> CommandAnswer:
+    """Stop one of our transactions on this station, whatever the charger calls it."""
+    transaction = await api.transactions.get(body.transaction_id)
+    if transaction.station_id != station_id:
+        raise c.CommandNotSupported(
+            f"transaction {body.transaction_id} is not on station {station_id}"
+        )
+    return CommandAnswer.of(await api.commands.remote_stop(body.transaction_id))

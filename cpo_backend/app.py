@@ -1,0 +1,174 @@
+"""The composition root: builds every part of one back-end process and runs them together.
+
+Nothing else lives here. Order matters at both ends: the database (migrated) before the
+listeners, and on the way down the listeners first, so that the connections' last
+writes (a station going offline) still reach a running writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import Any
+
+import structlog
+import uvicorn
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+
+from cpo_backend.api.app import create_api
+from cpo_backend.api.services import ApiServices
+from cpo_backend.config import Settings
+from cpo_backend.db.database import Database
+from cpo_backend.db.migrate import upgrade_async
+from cpo_backend.domain.commands import CommandService
+from cpo_backend.domain.events import EventBus
+from cpo_backend.domain.messagelog import MessageLog
+from cpo_backend.domain.stations import StationService
+from cpo_backend.domain.tokens import TokenService
+from cpo_backend.domain.transactions import TransactionService
+from cpo_backend.ocpp.binding import OcppServices
+from cpo_backend.ocpp.dispatch import LocalCommandTransport
+from cpo_backend.ocpp.listener import OcppListener
+from cpo_backend.ocpp.observer import FrameRecorder, OcppMetrics
+from cpo_backend.ocpp.registry import ConnectionRegistry
+from cpo_backend.ocpp.v16 import Ocpp16Binding
+
+log = structlog.get_logger(__name__)
+
+LAST_SEEN_FLUSH_SECONDS = 15.0
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our loop: it must not take over SIGINT/SIGTERM, the CLI owns them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:
+        yield
+
+
+class CpoBackend:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.events = EventBus()
+        self.metrics = CollectorRegistry()
+        self.db = Database(
+            settings.database.url,
+            self.events,
+            self.metrics,
+            max_batch=settings.database.max_batch,
+            echo=settings.database.echo,
+        )
+        self.stations = StationService(self.db)
+        self.tokens = TokenService(self.db)
+        self.transactions = TransactionService(self.db, self.tokens, self.events)
+        self.message_log = MessageLog(self.db, redact=settings.logging.redact_id_tokens)
+        self.registry = ConnectionRegistry()
+        bindings = [Ocpp16Binding()]
+        ocpp_metrics = OcppMetrics(self.metrics)
+        self.commands = CommandService(
+            LocalCommandTransport(
+                self.registry,
+                {binding.version.name: binding for binding in bindings},
+                settings.ocpp.response_timeout,
+            ),
+            self.transactions,
+        )
+        self.ocpp = OcppListener(
+            settings.ocpp,
+            OcppServices(self.stations, self.tokens, self.transactions, settings.ocpp),
+            self.registry,
+            bindings,
+            FrameRecorder(
+                self.message_log if settings.ocpp.log_messages else None,
+                ocpp_metrics,
+                log_frames=logging.getLevelName(settings.logging.level.upper()) <= logging.INFO,
+            ),
+            ocpp_metrics,
+        )
+        self.api = create_api(
+            ApiServices(
+                stations=self.stations,
+                tokens=self.tokens,
+                transactions=self.transactions,
+                commands=self.commands,
+                message_log=self.message_log,
+                metrics=self.metrics,
+                health=self.health,
+                api_keys=frozenset(settings.http.api_keys),
+            )
+        )
+        self._http: _EmbeddedServer | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self._http_socket: socket.socket | None = None
+        self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def ocpp_port(self) -> int:
+        return self.ocpp.port
+
+    @property
+    def http_port(self) -> int:
+        if self._http_socket is None:
+            raise RuntimeError("HTTP server not started")
+        return int(self._http_socket.getsockname()[1])
+
+    async def start(self) -> None:
+        await upgrade_async(self.settings.database.url)
+        await self.db.start()
+        await self.stations.mark_all_offline()
+        self._flusher = asyncio.create_task(
+            self.stations.run_last_seen_flusher(LAST_SEEN_FLUSH_SECONDS)
+        )
+        await self.ocpp.start()
+        await self._start_http()
+        if not self.settings.http.api_keys:
+            log.warning("the operator API has no API key configured: it is open to anyone")
+        log.info("cpo-backend started", ocpp_port=self.ocpp_port, http_port=self.http_port)
+
+    async def _start_http(self) -> None:
+        http = self.settings.http
+        config = uvicorn.Config(
+            self.api, host=http.host, port=http.port, log_config=None, lifespan="off"
+        )
+        self._http_socket = config.bind_socket()
+        self._http = _EmbeddedServer(config)
+        self._http_task = asyncio.create_task(self._http.serve(sockets=[self._http_socket]))
+        while not self._http.started:
+            if self._http_task.done():
+                await self._http_task  # surfaces the start-up error
+                raise RuntimeError("HTTP server stopped during start-up")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Close connections (with close frames), then HTTP, then flush and close the database.
+
+        Open transactions stay open in the database: chargers keep charging while we are
+        away and report the stop when they reconnect.
+        """
+        await self.ocpp.stop()
+        if self._http is not None and self._http_task is not None:
+            self._http.should_exit = True
+            await self._http_task
+            self._http = None
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+        await self.stations.flush_last_seen()
+        await self.db.close()
+        log.info("cpo-backend stopped")
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            await self.db.fetch_one(text("SELECT 1"))
+            database = "ok"
+        except Exception as error:  # the report must come back whatever failed
+            database = f"error: {type(error).__name__}"
+        return {
+            "status": "ok" if database == "ok" else "degraded",
+            "database": database,
+            "connected_stations": len(self.registry),
+        }

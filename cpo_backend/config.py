@@ -1,0 +1,115 @@
+"""Settings: a TOML file overridden by ``CPO_<SECTION>__<KEY>`` environment variables.
+
+Every key is documented in ``config.example.toml``; the defaults here make
+``cpo-backend serve`` run with no file at all on an embedded SQLite database.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class UnknownStationPolicy(StrEnum):
+    """What a charge point that the operator never registered gets at the handshake."""
+
+    ACCEPT = "accept"
+    PENDING = "pending"
+    REJECT = "reject"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite+aiosqlite:///cpo-backend.db"
+    # Writes are grouped into one transaction per batch; a batch closes when it is
+    # this large or when the writer has nothing else queued.
+    max_batch: int = Field(default=500, ge=1)
+    echo: bool = False
+
+
+class OcppSettings(BaseModel):
+    host: str = "0.0.0.0"
+    port: int = Field(default=9000, ge=0, le=65535)
+    path_prefix: str = "/ocpp"
+    unknown_stations: UnknownStationPolicy = UnknownStationPolicy.ACCEPT
+    heartbeat_interval: int = Field(default=300, ge=1)
+    # How long a Pending boot is told to wait before booting again.
+    pending_retry_interval: int = Field(default=60, ge=1)
+    ping_interval: float | None = Field(default=60.0, gt=0)
+    ping_timeout: float | None = Field(default=30.0, gt=0)
+    max_message_size: int = Field(default=65536, ge=1024)
+    # permessage-deflate costs every connection its own zlib buffers: off unless needed.
+    compression: bool = False
+    # A charge point answering a command slower than this is reported as a timeout.
+    response_timeout: float = Field(default=30.0, gt=0)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Persist every frame in the per-station message log (queryable through the API).
+    log_messages: bool = True
+
+
+class HttpSettings(BaseModel):
+    host: str = "0.0.0.0"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # An empty list leaves the operator API open: only for a laptop.
+    api_keys: list[str] = Field(default_factory=list)
+
+
+class LoggingSettings(BaseModel):
+    level: str = "INFO"
+    json_output: bool = False
+    # Id tokens identify drivers: replace them by a fixed mask in logs and the message log.
+    redact_id_tokens: bool = False
+
+
+class Settings(BaseSettings):
+    """All settings of one back-end process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CPO_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    ocpp: OcppSettings = Field(default_factory=OcppSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _toml_file_for_loading
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+# pydantic-settings resolves sources at class level; load_settings sets the file for
+# the duration of one construction.
+_toml_file_for_loading: Path | None = None
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from ``config_file`` (if any), then the environment, then overrides."""
+    global _toml_file_for_loading
+    if config_file is not None and not config_file.is_file():
+        raise FileNotFoundError(f"config file not found: {config_file}")
+    _toml_file_for_loading = config_file
+    try:
+        return Settings(**overrides)
+    finally:
+        _toml_file_for_loading = None

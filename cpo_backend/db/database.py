@@ -1,0 +1,79 @@
+"""The database as the domain sees it: a read side and the group-commit writer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import structlog
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Executable, Insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cpo_backend.db.engine import create_engine
+from cpo_backend.db.writer import GroupCommitWriter, WriteTx
+from cpo_backend.domain.events import EventBus
+
+T = TypeVar("T")
+
+log = structlog.get_logger(__name__)
+
+
+class Database:
+    """Owns the engine. Reads see committed data; writes go through :meth:`write`."""
+
+    def __init__(
+        self,
+        url: str,
+        events: EventBus,
+        metrics: CollectorRegistry,
+        *,
+        max_batch: int = 500,
+        echo: bool = False,
+    ) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_engine(url, echo=echo)
+        self.writer = GroupCommitWriter(self.engine, events, metrics, max_batch=max_batch)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def start(self) -> None:
+        await self.writer.start()
+
+    async def close(self) -> None:
+        await self.writer.stop()
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def write(self, op: Callable[[WriteTx], Awaitable[T]]) -> T:
+        """Run ``op`` in the next group commit; return once it is durable."""
+        return await self.writer.run(op)
+
+    def write_soon(self, op: Callable[[WriteTx], Awaitable[Any]]) -> None:
+        """Queue ``op`` without waiting: for records nothing is promised about (the message log)."""
+        self.writer.submit(op)
+
+    async def fetch_all(self, statement: Executable) -> list[Any]:
+        async with self.read() as conn:
+            return list((await conn.execute(statement)).all())
+
+    async def fetch_one(self, statement: Executable) -> Any | None:
+        async with self.read() as conn:
+            return (await conn.execute(statement)).first()
+
+    def upsert(self, table: Any, index_elements: list[str], update: list[str]) -> Insert:
+        """``INSERT ... ON CONFLICT DO UPDATE`` for this dialect, usable with executemany."""
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=index_elements,
+            set_={name: statement.excluded[name] for name in update},
+        )

@@ -1,0 +1,188 @@
+"""The schema, shared by SQLite and PostgreSQL; Alembic migrations are written against it.
+
+Statements are issued with SQLAlchemy Core on these tables (no ORM sessions): the hot
+paths write in batches, and Core keeps that cheap and explicit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cpo_backend.db.types import BigIntId, ExactDecimal, UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UtcDateTime(),
+        Decimal: ExactDecimal(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class StationRow(Base):
+    __tablename__ = "stations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # What the operator decided: the BootNotification answer follows it.
+    registration: Mapped[str] = mapped_column(String(16))
+    auto_registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    protocol: Mapped[str | None] = mapped_column(String(16))
+    vendor: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(64))
+    serial_number: Mapped[str | None] = mapped_column(String(64))
+    firmware_version: Mapped[str | None] = mapped_column(String(64))
+    iccid: Mapped[str | None] = mapped_column(String(32))
+    imsi: Mapped[str | None] = mapped_column(String(32))
+    meter_type: Mapped[str | None] = mapped_column(String(64))
+    meter_serial_number: Mapped[str | None] = mapped_column(String(64))
+    last_boot_at: Mapped[datetime | None]
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    connected_at: Mapped[datetime | None]
+    last_seen_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class ConnectorRow(Base):
+    """One connector of one EVSE; (evse 0, connector 0) holds the station-wide status.
+
+    OCPP 1.6 connector N is stored as EVSE N with connector 1, so that both protocol
+    versions (and OCPI) see the same shape.
+    """
+
+    __tablename__ = "connectors"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True
+    )
+    evse_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connector_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    info: Mapped[str | None] = mapped_column(String(50))
+    vendor_id: Mapped[str | None] = mapped_column(String(255))
+    vendor_error_code: Mapped[str | None] = mapped_column(String(50))
+    status_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+
+
+class IdTokenRow(Base):
+    __tablename__ = "id_tokens"
+
+    id_token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    expiry_date: Mapped[datetime | None]
+    group_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TransactionRow(Base):
+    """A charging session. ``id`` is ours and stable; ``charger_transaction_id`` is the
+    charger's name for it (for 1.6 the decimal of our id, which we handed out)."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        Index(None, "station_id", "evse_id", "status"),
+        Index(None, "station_id", "charger_transaction_id"),
+        Index(None, "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.id", ondelete="CASCADE"))
+    evse_id: Mapped[int] = mapped_column(Integer)
+    connector_id: Mapped[int] = mapped_column(Integer)
+    charger_transaction_id: Mapped[str | None] = mapped_column(String(64))
+    # active | completed | orphan (a stop for a transaction we never saw start)
+    status: Mapped[str] = mapped_column(String(16))
+    id_token: Mapped[str | None] = mapped_column(String(64))
+    stop_id_token: Mapped[str | None] = mapped_column(String(64))
+    reservation_id: Mapped[int | None] = mapped_column(Integer)
+    meter_start_wh: Mapped[Decimal | None]
+    meter_stop_wh: Mapped[Decimal | None]
+    started_at: Mapped[datetime | None]
+    start_received_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    stop_received_at: Mapped[datetime | None]
+    # The charger's reason (Local, Remote, EVDisconnected ...) when it stopped it.
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    # How the CSMS closed it when the charger did not: superseded | reconciled | force_closed.
+    closed_by: Mapped[str | None] = mapped_column(String(16))
+    close_note: Mapped[str | None] = mapped_column(Text)
+    last_meter_wh: Mapped[Decimal | None]
+    last_meter_at: Mapped[datetime | None]
+
+
+class MeterValueRow(Base):
+    """One sampled value, normalised (``value``/``unit``) with what the charger sent kept."""
+
+    __tablename__ = "meter_values"
+    __table_args__ = (
+        Index(None, "transaction_id", "sampled_at"),
+        Index(None, "station_id", "sampled_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    evse_id: Mapped[int] = mapped_column(Integer)
+    connector_id: Mapped[int] = mapped_column(Integer)
+    transaction_id: Mapped[int | None] = mapped_column(Integer)
+    sampled_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    measurand: Mapped[str] = mapped_column(String(50))
+    phase: Mapped[str | None] = mapped_column(String(8))
+    location: Mapped[str] = mapped_column(String(8))
+    context: Mapped[str] = mapped_column(String(32))
+    unit: Mapped[str] = mapped_column(String(16))
+    value: Mapped[Decimal | None]
+    raw_value: Mapped[str] = mapped_column(Text)
+    raw_unit: Mapped[str | None] = mapped_column(String(16))
+    value_format: Mapped[str] = mapped_column(String(16))
+    # Sent for a transaction that had already stopped: kept, but not part of its energy.
+    after_stop: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MessageLogRow(Base):
+    """Every OCPP frame in and out, per station, for the operator's troubleshooting."""
+
+    __tablename__ = "ocpp_messages"
+    __table_args__ = (Index(None, "station_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(3))
+    message_type: Mapped[int | None] = mapped_column(Integer)
+    action: Mapped[str | None] = mapped_column(String(64))
+    unique_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    logged_at: Mapped[datetime]
+
+
+class StationEventRow(Base):
+    """Charger notifications kept as they came (DataTransfer, firmware and diagnostics
+    status, security events ...): stored, shown to the operator, never refused."""
+
+    __tablename__ = "station_events"
+    __table_args__ = (Index(None, "station_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    occurred_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]

@@ -1,0 +1,200 @@
+"""Group commit: many small writes, one database transaction.
+
+A charger's message may only be answered once what it told us is committed. Committing
+each message on its own caps a node at a few hundred messages per second (one fsync
+each); this writer queues the write operations of all connections, runs a batch of them
+in one transaction, commits once and then wakes every waiting caller. Callers still see
+"committed before answered", at the cost of at most one batch of latency.
+
+Operations are ``async def op(tx: WriteTx) -> T``. Plain inserts and updates that need
+no answer are *deferred* with :meth:`WriteTx.defer` and sent as one ``executemany`` per
+statement at the end of the batch; an operation that executes a statement immediately
+first flushes what earlier operations deferred, so it always reads its predecessors'
+writes. If a batch fails, each of its operations is retried in a transaction of its own,
+so one bad operation fails alone and the others still commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import structlog
+from prometheus_client import CollectorRegistry, Histogram
+from sqlalchemy import Executable
+from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cpo_backend.db.bulk import BulkInsert
+from cpo_backend.domain.events import DomainEvent, EventBus
+
+T = TypeVar("T")
+
+log = structlog.get_logger(__name__)
+
+
+class WriteTx:
+    """What an operation gets: immediate and deferred statements, and event emission."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self._deferred: dict[Executable, list[dict[str, Any]]] = {}
+        self._bulk: dict[BulkInsert, list[tuple[Any, ...]]] = {}
+        self.events: list[DomainEvent] = []
+
+    @property
+    def dialect(self) -> str:
+        return self._conn.dialect.name
+
+    async def execute(
+        self, statement: Executable, params: Sequence[dict[str, Any]] | dict[str, Any] | None = None
+    ) -> CursorResult[Any]:
+        await self.flush()
+        return await self._conn.execute(statement, params)
+
+    async def stream(self, statement: Executable) -> Result[Any]:
+        await self.flush()
+        return await self._conn.execute(statement)
+
+    def defer(self, statement: Executable, params: dict[str, Any]) -> None:
+        """Queue a statement whose result nobody needs; the same statement object batches."""
+        self._deferred.setdefault(statement, []).append(params)
+
+    def insert_later(self, bulk: BulkInsert, rows: list[tuple[Any, ...]]) -> None:
+        """Queue rows (values in ``bulk.columns`` order) for one bulk insert per batch."""
+        if rows:
+            self._bulk.setdefault(bulk, []).extend(rows)
+
+    def emit(self, event: DomainEvent) -> None:
+        """Publish ``event`` once this transaction has committed."""
+        self.events.append(event)
+
+    async def flush(self) -> None:
+        while self._deferred or self._bulk:
+            pending, self._deferred = self._deferred, {}
+            for statement, params in pending.items():
+                await self._conn.execute(statement, params)
+            bulk, self._bulk = self._bulk, {}
+            dialect = self._conn.dialect
+            for insert, rows in bulk.items():
+                await self._conn.exec_driver_sql(insert.sql(dialect), insert.rows(dialect, rows))
+
+
+@dataclass
+class _Job(Generic[T]):
+    op: Callable[[WriteTx], Awaitable[T]]
+    future: asyncio.Future[T] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class GroupCommitWriter:
+    """The single writer of one process: see the module docstring."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        events: EventBus,
+        metrics: CollectorRegistry,
+        *,
+        max_batch: int = 500,
+    ) -> None:
+        self._engine = engine
+        self._events = events
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._batch_size = Histogram(
+            "db_write_batch_operations",
+            "Operations committed together by the group-commit writer",
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=metrics,
+        )
+        self._batch_seconds = Histogram(
+            "db_write_batch_seconds",
+            "Time from the start of a batch to its commit",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+            registry=metrics,
+        )
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="group-commit-writer")
+
+    async def stop(self) -> None:
+        """Finish every operation already queued, then stop."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def run(self, op: Callable[[WriteTx], Awaitable[T]]) -> T:
+        """Run ``op`` in the next batch and return its result once it is committed."""
+        if self._task is None:
+            raise RuntimeError("the writer is not running")
+        job: _Job[T] = _Job(op)
+        self._queue.put_nowait(job)
+        return await job.future
+
+    def submit(self, op: Callable[[WriteTx], Awaitable[Any]]) -> None:
+        """Queue ``op`` for the next batch without waiting; a failure is only logged."""
+        if self._task is None:
+            raise RuntimeError("the writer is not running")
+        job: _Job[Any] = _Job(op)
+        job.future.add_done_callback(_log_failure)
+        self._queue.put_nowait(job)
+
+    async def _run(self) -> None:
+        while True:
+            jobs = [await self._queue.get()]
+            # Whatever queued up while the previous batch committed joins this one.
+            while len(jobs) < self._max_batch and not self._queue.empty():
+                jobs.append(self._queue.get_nowait())
+            try:
+                await self._commit_batch(jobs)
+            finally:
+                for _ in jobs:
+                    self._queue.task_done()
+
+    async def _commit_batch(self, jobs: list[_Job[Any]]) -> None:
+        started = time.perf_counter()
+        try:
+            results, events = await self._attempt(jobs)
+        except Exception as error:
+            if len(jobs) == 1:
+                log.exception("write failed")
+                if not jobs[0].future.done():
+                    jobs[0].future.set_exception(error)
+                return
+            log.warning("batch failed, retrying its operations one by one", size=len(jobs))
+            for job in jobs:
+                await self._commit_batch([job])
+            return
+        self._batch_size.observe(len(jobs))
+        self._batch_seconds.observe(time.perf_counter() - started)
+        for job, result in zip(jobs, results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)
+        self._events.publish(events)
+
+    async def _attempt(self, jobs: list[_Job[Any]]) -> tuple[list[Any], list[DomainEvent]]:
+        async with self._engine.begin() as conn:
+            tx = WriteTx(conn)
+            results = [await job.op(tx) for job in jobs]
+            # Reactions that must commit with their cause (an outbox row for a change).
+            for event in tx.events:
+                for handler in self._events.transactional_handlers:
+                    await handler(tx, event)
+            await tx.flush()
+        return results, tx.events
+
+
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("queued write failed", error=repr(future.exception()))

@@ -1,0 +1,79 @@
+"""The per-station OCPP message log: every frame, kept for the operator.
+
+Frames are buffered and written by the group-commit writer in one deferred batch, so
+logging costs no transaction of its own. Nothing is promised to a charger about the log,
+so a crash may lose its last few hundred milliseconds; the domain data never.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from cpo_backend.db.bulk import BulkInsert
+from cpo_backend.db.database import Database
+from cpo_backend.db.tables import MessageLogRow
+from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.model import MessageLogEntry
+from cpo_backend.domain.time import utc_now
+
+_insert = BulkInsert(
+    MessageLogRow.__table__,  # type: ignore[arg-type]
+    ["station_id", "direction", "message_type", "action", "unique_id", "payload", "logged_at"],
+)
+
+# 1.6 "idTag": "X"; 2.0.1 "idToken": {"idToken": "X", ...} and "groupIdToken".
+_ID_TOKEN_VALUES = re.compile(r'("(?:idTag|parentIdTag|idToken)"\s*:\s*)"(?:[^"\\]|\\.)*"')
+REDACTED = '"***"'
+
+
+def redact_id_tokens(text: str) -> str:
+    return _ID_TOKEN_VALUES.sub(lambda match: match.group(1) + REDACTED, text)
+
+
+class MessageLog:
+    def __init__(self, db: Database, *, redact: bool) -> None:
+        self._db = db
+        self._redact = redact
+        self._buffer: list[tuple[object, ...]] = []
+
+    def record(
+        self,
+        station_id: str,
+        direction: str,
+        message_type: int | None,
+        action: str | None,
+        unique_id: str | None,
+        text: str,
+    ) -> None:
+        if not self._buffer:
+            self._db.write_soon(self._flush)
+        self._buffer.append(
+            (
+                station_id,
+                direction,
+                message_type,
+                action,
+                unique_id,
+                redact_id_tokens(text) if self._redact else text,
+                utc_now(),
+            )
+        )
+
+    async def _flush(self, tx: WriteTx) -> None:
+        rows, self._buffer = self._buffer, []
+        tx.insert_later(_insert, rows)
+
+    async def entries(
+        self, station_id: str, *, before_id: int | None = None, limit: int = 100
+    ) -> list[MessageLogEntry]:
+        query = (
+            select(MessageLogRow)
+            .where(MessageLogRow.station_id == station_id)
+            .order_by(MessageLogRow.id.desc())
+            .limit(limit)
+        )
+        if before_id is not None:
+            query = query.where(MessageLogRow.id < before_id)
+        return [MessageLogEntry.model_validate(row) for row in await self._db.fetch_all(query)]

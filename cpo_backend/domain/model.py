@@ -1,0 +1,183 @@
+"""The protocol-neutral model: what a station, connector, token and transaction are,
+whatever OCPP version the charger speaks. The operator API returns these as they are.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from cpo_backend.domain.time import UtcTimestamp
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class Registration(StrEnum):
+    """The operator's decision about a station; the BootNotification answer follows it."""
+
+    ACCEPTED = "Accepted"
+    PENDING = "Pending"
+    REJECTED = "Rejected"
+
+
+class AuthorizationStatus(StrEnum):
+    """Union of the 1.6 and 2.0.1 values; adapters map the ones their version lacks."""
+
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+    CONCURRENT_TX = "ConcurrentTx"
+    NO_CREDIT = "NoCredit"
+    NOT_ALLOWED_TYPE_EVSE = "NotAllowedTypeEVSE"
+    NOT_AT_THIS_LOCATION = "NotAtThisLocation"
+    NOT_AT_THIS_TIME = "NotAtThisTime"
+    UNKNOWN = "Unknown"
+
+
+class TransactionStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    # A stop the charger sent for a transaction we never saw start.
+    ORPHAN = "orphan"
+
+
+class ClosedBy(StrEnum):
+    """Why the CSMS, not the charger, closed a transaction."""
+
+    SUPERSEDED = "superseded"
+    RECONCILED = "reconciled"
+    FORCE_CLOSED = "force_closed"
+
+
+class Station(Record):
+    id: str
+    registration: Registration
+    auto_registered: bool
+    has_password: bool
+    protocol: str | None
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    firmware_version: str | None
+    iccid: str | None
+    imsi: str | None
+    meter_type: str | None
+    meter_serial_number: str | None
+    last_boot_at: UtcTimestamp | None
+    online: bool
+    connected_at: UtcTimestamp | None
+    last_seen_at: UtcTimestamp | None
+    created_at: UtcTimestamp
+
+
+class Connector(Record):
+    evse_id: int
+    connector_id: int
+    status: str
+    error_code: str | None
+    info: str | None
+    vendor_id: str | None
+    vendor_error_code: str | None
+    status_at: UtcTimestamp | None
+    received_at: UtcTimestamp
+
+
+class StationDetails(Station):
+    connectors: list[Connector]
+
+
+class IdToken(Record):
+    id_token: str
+    token_type: str
+    status: AuthorizationStatus
+    expiry_date: UtcTimestamp | None
+    group_id: str | None
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+
+
+class IdTokenInfo(Record):
+    """What a charger is told about a token: status, expiry and group."""
+
+    status: AuthorizationStatus
+    expiry_date: UtcTimestamp | None = None
+    group_id: str | None = None
+
+
+class Transaction(Record):
+    id: int
+    station_id: str
+    evse_id: int
+    connector_id: int
+    charger_transaction_id: str | None
+    status: TransactionStatus
+    id_token: str | None
+    stop_id_token: str | None
+    reservation_id: int | None
+    meter_start_wh: Decimal | None
+    meter_stop_wh: Decimal | None
+    started_at: UtcTimestamp | None
+    start_received_at: UtcTimestamp | None
+    stopped_at: UtcTimestamp | None
+    stop_received_at: UtcTimestamp | None
+    stop_reason: str | None
+    closed_by: ClosedBy | None
+    close_note: str | None
+    last_meter_wh: Decimal | None
+    last_meter_at: UtcTimestamp | None
+
+    @property
+    def energy_wh(self) -> Decimal | None:
+        end = self.meter_stop_wh if self.meter_stop_wh is not None else self.last_meter_wh
+        if end is None or self.meter_start_wh is None:
+            return None
+        return end - self.meter_start_wh
+
+
+class MeterValue(Record):
+    id: int
+    evse_id: int
+    connector_id: int
+    transaction_id: int | None
+    sampled_at: UtcTimestamp
+    received_at: UtcTimestamp
+    measurand: str
+    phase: str | None
+    location: str
+    context: str
+    unit: str
+    value: Decimal | None
+    raw_value: str
+    raw_unit: str | None
+    value_format: str
+    after_stop: bool
+
+
+class TransactionDetails(Transaction):
+    meter_values: list[MeterValue]
+
+
+class MessageLogEntry(Record):
+    id: int
+    station_id: str
+    direction: str
+    message_type: int | None
+    action: str | None
+    unique_id: str | None
+    payload: str
+    logged_at: UtcTimestamp
+
+
+class StationEvent(Record):
+    id: int
+    station_id: str
+    kind: str
+    payload: dict[str, Any]
+    occurred_at: UtcTimestamp | None
+    received_at: UtcTimestamp

@@ -1,0 +1,522 @@
+"""Transactions (charging sessions) and their meter values.
+
+The integrity rules live here, not in the protocol handlers, so that 1.6 and 2.0.1
+chargers get the same guarantees:
+
+- a replayed start returns the transaction it created the first time;
+- a connector has at most one active transaction: a new start closes the old one as
+  *superseded*, with a note;
+- a stop for a transaction we do not know is answered normally and kept as an *orphan*;
+- a stop for a transaction we closed ourselves (reconciled at boot, superseded, force
+  closed) still records the charger's real values;
+- meter values that arrive after a stop are kept and flagged ``after_stop``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, insert, or_, select, update
+
+from cpo_backend.db.bulk import BulkInsert
+from cpo_backend.db.database import Database
+from cpo_backend.db.tables import MeterValueRow, TransactionRow
+from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.events import (
+    DomainEvent,
+    EventBus,
+    TransactionEnded,
+    TransactionMetered,
+    TransactionStarted,
+)
+from cpo_backend.domain.meter import SampledValue, energy_register_wh
+from cpo_backend.domain.model import (
+    ClosedBy,
+    IdTokenInfo,
+    MeterValue,
+    Transaction,
+    TransactionDetails,
+    TransactionStatus,
+)
+from cpo_backend.domain.time import utc_now
+from cpo_backend.domain.tokens import TokenService
+
+# OCPP 1.6: "reason ... In case of a normal stop it may be left out; Local is assumed".
+DEFAULT_STOP_REASON = "Local"
+
+_insert_meter_value = BulkInsert(
+    MeterValueRow.__table__,  # type: ignore[arg-type]
+    [
+        "station_id",
+        "evse_id",
+        "connector_id",
+        "transaction_id",
+        "sampled_at",
+        "received_at",
+        "measurand",
+        "phase",
+        "location",
+        "context",
+        "unit",
+        "value",
+        "raw_value",
+        "raw_unit",
+        "value_format",
+        "after_stop",
+    ],
+)
+_advance_meter = (
+    update(TransactionRow)
+    .where(TransactionRow.id == bindparam("b_id"))
+    .where(TransactionRow.status == TransactionStatus.ACTIVE.value)
+    .where(
+        or_(
+            TransactionRow.last_meter_at.is_(None),
+            TransactionRow.last_meter_at <= bindparam("b_at"),
+        )
+    )
+    .values(last_meter_wh=bindparam("b_wh"), last_meter_at=bindparam("b_at"))
+)
+
+
+class TransactionNotFound(Exception):
+    pass
+
+
+class TransactionNotActive(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    station_id: str
+    evse_id: int
+    connector_id: int
+    id_token: str | None
+    meter_start_wh: Decimal | None
+    started_at: datetime
+    reservation_id: int | None = None
+    # The charger's own id (2.0.1); None when we hand out the id (1.6).
+    charger_transaction_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartResult:
+    transaction_id: int
+    charger_transaction_id: str
+    id_token_info: IdTokenInfo
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequest:
+    station_id: str
+    charger_transaction_id: str
+    meter_stop_wh: Decimal | None
+    stopped_at: datetime
+    id_token: str | None = None
+    reason: str | None = None
+    samples: Sequence[SampledValue] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionFilter:
+    station_id: str | None = None
+    status: TransactionStatus | None = None
+    started_from: datetime | None = None
+    started_to: datetime | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+class TransactionService:
+    def __init__(self, db: Database, tokens: TokenService, events: EventBus) -> None:
+        self._db = db
+        self._tokens = tokens
+        # Active transactions by the charger's id: MeterValues, the most frequent message,
+        # then needs no read. Entries leave on TransactionEnded, from whichever node.
+        self._active: dict[tuple[str, str], int] = {}
+        self._active_keys: dict[int, tuple[str, str]] = {}
+        events.subscribe(self._forget_ended)
+
+    def _remember_active(
+        self, station_id: str, charger_transaction_id: str, transaction_id: int
+    ) -> None:
+        key = (station_id, charger_transaction_id)
+        self._active[key] = transaction_id
+        self._active_keys[transaction_id] = key
+
+    def _forget_ended(self, event: DomainEvent) -> None:
+        if isinstance(event, TransactionEnded):
+            key = self._active_keys.pop(event.transaction_id, None)
+            if key is not None:
+                self._active.pop(key, None)
+
+    # -- charger messages --------------------------------------------------------------
+
+    async def start(self, request: StartRequest) -> StartResult:
+        info = await self._tokens.authorize(request.id_token)
+        now = utc_now()
+
+        async def op(tx: WriteTx) -> StartResult:
+            same_start = await tx.execute(
+                select(TransactionRow.id, TransactionRow.charger_transaction_id)
+                .where(TransactionRow.station_id == request.station_id)
+                .where(TransactionRow.evse_id == request.evse_id)
+                .where(TransactionRow.connector_id == request.connector_id)
+                .where(TransactionRow.started_at == request.started_at)
+                .where(_matches(TransactionRow.meter_start_wh, request.meter_start_wh))
+                .where(_matches(TransactionRow.id_token, request.id_token))
+            )
+            replay = same_start.first()
+            if replay is not None:
+                return StartResult(replay.id, replay.charger_transaction_id, info, True)
+            await self._supersede_active(tx, request, now)
+            inserted = await tx.execute(
+                insert(TransactionRow)
+                .values(
+                    station_id=request.station_id,
+                    evse_id=request.evse_id,
+                    connector_id=request.connector_id,
+                    charger_transaction_id=request.charger_transaction_id,
+                    status=TransactionStatus.ACTIVE.value,
+                    id_token=request.id_token,
+                    reservation_id=request.reservation_id,
+                    meter_start_wh=request.meter_start_wh,
+                    started_at=request.started_at,
+                    start_received_at=now,
+                    last_meter_wh=request.meter_start_wh,
+                    last_meter_at=request.started_at,
+                )
+                .returning(TransactionRow.id)
+            )
+            transaction_id: int = inserted.scalar_one()
+            charger_id = request.charger_transaction_id or str(transaction_id)
+            if request.charger_transaction_id is None:
+                await tx.execute(
+                    update(TransactionRow)
+                    .where(TransactionRow.id == transaction_id)
+                    .values(charger_transaction_id=charger_id)
+                )
+            tx.emit(
+                TransactionStarted(
+                    request.station_id,
+                    now,
+                    transaction_id,
+                    request.evse_id,
+                    request.connector_id,
+                    request.id_token,
+                )
+            )
+            return StartResult(transaction_id, charger_id, info, False)
+
+        result = await self._db.write(op)
+        self._remember_active(
+            request.station_id, result.charger_transaction_id, result.transaction_id
+        )
+        return result
+
+    async def reconcile_after_boot(self, station_id: str) -> None:
+        """Close what a reboot ended: a station that boots runs no transaction any more.
+
+        They are closed as *reconciled* with the last meter reading we have. If the
+        charger later delivers its queued stop, the real values replace ours.
+        """
+        now = utc_now()
+
+        async def op(tx: WriteTx) -> None:
+            active = await tx.execute(
+                select(
+                    TransactionRow.id, TransactionRow.last_meter_wh, TransactionRow.last_meter_at
+                )
+                .where(TransactionRow.station_id == station_id)
+                .where(TransactionRow.status == TransactionStatus.ACTIVE.value)
+            )
+            for transaction in active.all():
+                await tx.execute(
+                    update(TransactionRow)
+                    .where(TransactionRow.id == transaction.id)
+                    .values(
+                        status=TransactionStatus.COMPLETED.value,
+                        closed_by=ClosedBy.RECONCILED.value,
+                        close_note="the station rebooted while the transaction was active",
+                        meter_stop_wh=transaction.last_meter_wh,
+                        stopped_at=transaction.last_meter_at or now,
+                        stop_received_at=now,
+                    )
+                )
+                tx.emit(TransactionEnded(station_id, now, transaction.id, ClosedBy.RECONCILED))
+
+        await self._db.write(op)
+
+    async def _supersede_active(self, tx: WriteTx, request: StartRequest, now: datetime) -> None:
+        active = await tx.execute(
+            select(TransactionRow.id, TransactionRow.last_meter_wh, TransactionRow.last_meter_at)
+            .where(TransactionRow.station_id == request.station_id)
+            .where(TransactionRow.evse_id == request.evse_id)
+            .where(TransactionRow.status == TransactionStatus.ACTIVE.value)
+        )
+        for old in active.all():
+            await tx.execute(
+                update(TransactionRow)
+                .where(TransactionRow.id == old.id)
+                .values(
+                    status=TransactionStatus.COMPLETED.value,
+                    closed_by=ClosedBy.SUPERSEDED.value,
+                    close_note=(
+                        "a new transaction started on the same connector at "
+                        f"{request.started_at.isoformat()}"
+                    ),
+                    meter_stop_wh=old.last_meter_wh,
+                    stopped_at=old.last_meter_at or request.started_at,
+                    stop_received_at=now,
+                )
+            )
+            tx.emit(TransactionEnded(request.station_id, now, old.id, ClosedBy.SUPERSEDED))
+
+    async def meter_values(
+        self,
+        station_id: str,
+        evse_id: int,
+        connector_id: int,
+        charger_transaction_id: str | None,
+        samples: Sequence[SampledValue],
+    ) -> None:
+        """Store samples; the charger's transaction id is resolved to ours when known."""
+        transaction_id, after_stop = await self._resolve(station_id, charger_transaction_id)
+        now = utc_now()
+        rows = [
+            _meter_row(station_id, evse_id, connector_id, transaction_id, sample, now, after_stop)
+            for sample in samples
+        ]
+        register = energy_register_wh(list(samples))
+
+        async def op(tx: WriteTx) -> None:
+            tx.insert_later(_insert_meter_value, rows)
+            if transaction_id is not None and not after_stop and register is not None:
+                sampled_at = samples[0].sampled_at
+                tx.defer(
+                    _advance_meter, {"b_id": transaction_id, "b_wh": register, "b_at": sampled_at}
+                )
+                tx.emit(TransactionMetered(station_id, now, transaction_id, register))
+
+        await self._db.write(op)
+
+    async def _resolve(
+        self, station_id: str, charger_transaction_id: str | None
+    ) -> tuple[int | None, bool]:
+        """Our id for the charger's, and whether that transaction has already ended."""
+        if charger_transaction_id is None:
+            return None, False
+        cached = self._active.get((station_id, charger_transaction_id))
+        if cached is not None:
+            return cached, False
+        transaction = await self.find_by_charger_id(station_id, charger_transaction_id)
+        if transaction is None:
+            return None, False
+        if transaction.status == TransactionStatus.ACTIVE:
+            self._remember_active(station_id, charger_transaction_id, transaction.id)
+            return transaction.id, False
+        return transaction.id, True
+
+    async def stop(self, request: StopRequest) -> IdTokenInfo | None:
+        info = await self._tokens.authorize(request.id_token) if request.id_token else None
+        now = utc_now()
+        reason = request.reason or DEFAULT_STOP_REASON
+
+        async def op(tx: WriteTx) -> None:
+            found = (
+                await tx.execute(
+                    select(TransactionRow)
+                    .where(TransactionRow.station_id == request.station_id)
+                    .where(TransactionRow.charger_transaction_id == request.charger_transaction_id)
+                    .order_by(TransactionRow.id.desc())
+                )
+            ).first()
+            if found is None:
+                transaction_id = await self._insert_orphan(tx, request, reason, now)
+                evse_id, connector_id = 0, 0
+            elif found.stop_reason is not None or found.status == TransactionStatus.ORPHAN:
+                return  # the charger repeats a stop we already recorded
+            else:
+                transaction_id, evse_id, connector_id = found.id, found.evse_id, found.connector_id
+                note = found.close_note
+                if found.closed_by is not None:
+                    note = f"{note or ''}; the charger's stop arrived at {now.isoformat()}"
+                await tx.execute(
+                    update(TransactionRow)
+                    .where(TransactionRow.id == found.id)
+                    .values(
+                        status=TransactionStatus.COMPLETED.value,
+                        meter_stop_wh=request.meter_stop_wh,
+                        stopped_at=request.stopped_at,
+                        stop_received_at=now,
+                        stop_reason=reason,
+                        stop_id_token=request.id_token,
+                        close_note=note,
+                    )
+                )
+                tx.emit(TransactionEnded(request.station_id, now, found.id, found.closed_by))
+            tx.insert_later(
+                _insert_meter_value,
+                [
+                    _meter_row(
+                        request.station_id,
+                        evse_id,
+                        connector_id,
+                        transaction_id,
+                        sample,
+                        now,
+                        False,
+                    )
+                    for sample in request.samples
+                ],
+            )
+
+        await self._db.write(op)
+        return info
+
+    @staticmethod
+    async def _insert_orphan(tx: WriteTx, request: StopRequest, reason: str, now: datetime) -> int:
+        inserted = await tx.execute(
+            insert(TransactionRow)
+            .values(
+                station_id=request.station_id,
+                evse_id=0,
+                connector_id=0,
+                charger_transaction_id=request.charger_transaction_id,
+                status=TransactionStatus.ORPHAN.value,
+                stop_id_token=request.id_token,
+                meter_stop_wh=request.meter_stop_wh,
+                stopped_at=request.stopped_at,
+                stop_received_at=now,
+                stop_reason=reason,
+                close_note="stop received for a transaction this CSMS never saw start",
+            )
+            .returning(TransactionRow.id)
+        )
+        orphan_id: int = inserted.scalar_one()
+        return orphan_id
+
+    # -- operator ----------------------------------------------------------------------
+
+    async def force_close(self, transaction_id: int, note: str | None = None) -> Transaction:
+        """Close a transaction the charger will never stop ("soft stop"), keeping its data."""
+        now = utc_now()
+
+        async def op(tx: WriteTx) -> None:
+            row = (
+                await tx.execute(select(TransactionRow).where(TransactionRow.id == transaction_id))
+            ).first()
+            if row is None:
+                raise TransactionNotFound(transaction_id)
+            if row.status != TransactionStatus.ACTIVE.value:
+                raise TransactionNotActive(transaction_id)
+            await tx.execute(
+                update(TransactionRow)
+                .where(TransactionRow.id == transaction_id)
+                .values(
+                    status=TransactionStatus.COMPLETED.value,
+                    closed_by=ClosedBy.FORCE_CLOSED.value,
+                    close_note=note or "closed by the operator",
+                    meter_stop_wh=row.last_meter_wh,
+                    stopped_at=now,
+                    stop_received_at=now,
+                )
+            )
+            tx.emit(TransactionEnded(row.station_id, now, transaction_id, ClosedBy.FORCE_CLOSED))
+
+        await self._db.write(op)
+        return await self.get(transaction_id)
+
+    async def get(self, transaction_id: int) -> Transaction:
+        row = await self._db.fetch_one(
+            select(TransactionRow).where(TransactionRow.id == transaction_id)
+        )
+        if row is None:
+            raise TransactionNotFound(transaction_id)
+        return Transaction.model_validate(row)
+
+    async def details(self, transaction_id: int) -> TransactionDetails:
+        transaction = await self.get(transaction_id)
+        rows = await self._db.fetch_all(
+            select(MeterValueRow)
+            .where(MeterValueRow.transaction_id == transaction_id)
+            .order_by(MeterValueRow.sampled_at, MeterValueRow.id)
+        )
+        return TransactionDetails(
+            **transaction.model_dump(),
+            meter_values=[MeterValue.model_validate(row) for row in rows],
+        )
+
+    async def find_by_charger_id(
+        self, station_id: str, charger_transaction_id: str
+    ) -> Transaction | None:
+        row = await self._db.fetch_one(
+            select(TransactionRow)
+            .where(TransactionRow.station_id == station_id)
+            .where(TransactionRow.charger_transaction_id == charger_transaction_id)
+            .order_by(TransactionRow.id.desc())
+        )
+        return Transaction.model_validate(row) if row else None
+
+    async def active_on(self, station_id: str, evse_id: int) -> Transaction | None:
+        row = await self._db.fetch_one(
+            select(TransactionRow)
+            .where(TransactionRow.station_id == station_id)
+            .where(TransactionRow.evse_id == evse_id)
+            .where(TransactionRow.status == TransactionStatus.ACTIVE.value)
+        )
+        return Transaction.model_validate(row) if row else None
+
+    async def find(self, query: TransactionFilter) -> list[Transaction]:
+        statement = select(TransactionRow).order_by(TransactionRow.id.desc())
+        if query.station_id is not None:
+            statement = statement.where(TransactionRow.station_id == query.station_id)
+        if query.status is not None:
+            statement = statement.where(TransactionRow.status == query.status.value)
+        if query.started_from is not None:
+            statement = statement.where(TransactionRow.started_at >= query.started_from)
+        if query.started_to is not None:
+            statement = statement.where(TransactionRow.started_at < query.started_to)
+        statement = statement.offset(query.offset).limit(query.limit)
+        return [Transaction.model_validate(row) for row in await self._db.fetch_all(statement)]
+
+
+def _matches(column: Any, value: Any) -> Any:
+    """``column = value``, where a missing value matches only a missing value."""
+    return column.is_(None) if value is None else column == value
+
+
+def _meter_row(
+    station_id: str,
+    evse_id: int,
+    connector_id: int,
+    transaction_id: int | None,
+    sample: SampledValue,
+    received_at: datetime,
+    after_stop: bool,
+) -> tuple[Any, ...]:
+    """A meter value row, in the column order of ``_insert_meter_value``."""
+    return (
+        station_id,
+        evse_id,
+        connector_id,
+        transaction_id,
+        sample.sampled_at,
+        received_at,
+        sample.measurand,
+        sample.phase,
+        sample.location,
+        sample.context,
+        sample.unit,
+        sample.value,
+        sample.raw_value,
+        sample.raw_unit,
+        sample.value_format,
+        after_stop,
+    )

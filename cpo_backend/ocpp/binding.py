@@ -1,0 +1,49 @@
+"""What a protocol version plugs into the central system: handlers and command translation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cpo_backend.config import OcppSettings
+from cpo_backend.domain.commands import Command
+from cpo_backend.domain.model import Registration
+from cpo_backend.domain.stations import StationService
+from cpo_backend.domain.tokens import TokenService
+from cpo_backend.domain.transactions import TransactionService
+from cpo_backend.ocpp.protocol import OcppVersion
+
+
+@dataclass(frozen=True, slots=True)
+class OcppServices:
+    """The domain services a handler may call."""
+
+    stations: StationService
+    tokens: TokenService
+    transactions: TransactionService
+    settings: OcppSettings
+
+
+@dataclass(slots=True)
+class StationSession:
+    """Per-connection state shared by a station's handlers."""
+
+    station_id: str
+    registration: Registration
+    services: OcppServices
+
+
+class ProtocolBinding(Protocol):
+    version: OcppVersion
+
+    def handlers(self, session: StationSession) -> object:
+        """An object whose ``@on`` methods answer this station's calls."""
+        ...
+
+    def translate(self, command: Command) -> tuple[str, dict[str, Any]]:
+        """The action and payload that carry ``command`` in this version.
+
+        Raises :class:`~cpo_backend.domain.commands.CommandNotSupported` when the
+        version has no such command.
+        """
+        ...
