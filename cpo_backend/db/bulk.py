@@ -2,16 +2,15 @@
 
 The hot tables (meter values: a dozen rows per MeterValues message; the message log:
 two rows per call) take tens of thousands of rows per second. SQLAlchemy spends about
-ten microseconds per row building and converting parameters; here each row becomes a
-plain tuple in the driver's own representation and a batch goes out as one
-``executemany``. Which columns need converting is read once from the table's types.
+ten microseconds per row building and converting parameters; here each row is a plain
+tuple, converted to the driver's representation only where the driver needs it, and a
+batch goes out as one ``executemany``. Only plain columns are supported: strings,
+numbers, booleans, decimals and datetimes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table
@@ -22,14 +21,10 @@ from cpo_backend.domain.time import as_utc
 
 
 def _sqlite_datetime(value: datetime | None) -> str | None:
-    # The representation SQLAlchemy's SQLite DATETIME writes and reads back (db.types).
+    # What SQLAlchemy's SQLite DATETIME writes and reads back, in UTC (see db.types).
     if value is None:
         return None
     return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _sqlite_decimal(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
 
 
 class BulkInsert:
@@ -37,13 +32,11 @@ class BulkInsert:
         self.table = table
         self.columns = columns
         self._sql: dict[str, str] = {}
-        self._sqlite_converters: list[tuple[int, Callable[[Any], Any]]] = []
-        for index, name in enumerate(columns):
-            column_type = table.c[name].type
-            if isinstance(column_type, UtcDateTime):
-                self._sqlite_converters.append((index, _sqlite_datetime))
-            elif isinstance(column_type, ExactDecimal):
-                self._sqlite_converters.append((index, _sqlite_decimal))
+        # sqlite3 stores datetimes and decimals as text, in the format of our column types;
+        # asyncpg takes both as they are.
+        types = [table.c[name].type for name in columns]
+        self._datetimes = [i for i, kind in enumerate(types) if isinstance(kind, UtcDateTime)]
+        self._decimals = [i for i, kind in enumerate(types) if isinstance(kind, ExactDecimal)]
 
     def sql(self, dialect: Dialect) -> str:
         statement = self._sql.get(dialect.name)
@@ -67,15 +60,19 @@ class BulkInsert:
         """``rows`` (values in :attr:`columns` order) as the driver wants them."""
         if dialect.name != "sqlite":
             return rows
-        # The rows of one message share their timestamps: convert each value once.
-        memo: dict[Any, Any] = {}
+        # The rows of one message share their timestamps: convert each instant once.
+        instants: dict[datetime | None, str | None] = {}
         converted = []
         for row in rows:
             values = list(row)
-            for index, convert in self._sqlite_converters:
-                value = values[index]
-                if value not in memo:
-                    memo[value] = convert(value)
-                values[index] = memo[value]
+            for index in self._datetimes:
+                moment = values[index]
+                text = instants.get(moment)
+                if text is None:
+                    text = instants[moment] = _sqlite_datetime(moment)
+                values[index] = text
+            for index in self._decimals:
+                if values[index] is not None:
+                    values[index] = str(values[index])
             converted.append(tuple(values))
         return converted

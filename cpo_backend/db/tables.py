@@ -132,10 +132,8 @@ class MeterValueRow(Base):
     """One sampled value, normalised (``value``/``unit``) with what the charger sent kept."""
 
     __tablename__ = "meter_values"
-    __table_args__ = (
-        Index(None, "transaction_id", "sampled_at"),
-        Index(None, "station_id", "sampled_at"),
-    )
+    # One index only: every row costs an insert per index, and rows are read per transaction.
+    __table_args__ = (Index(None, "transaction_id", "sampled_at"),)
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     station_id: Mapped[str] = mapped_column(String(64))

@@ -7,9 +7,10 @@ normalised ``value``/``unit``; the raw value and unit stay beside it as evidence
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import NamedTuple
 
 DEFAULT_MEASURAND = "Energy.Active.Import.Register"
 DEFAULT_LOCATION = "Outlet"
@@ -45,9 +46,8 @@ _SCALED_UNITS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SampledValue:
-    """One normalised sample, ready to store."""
+class SampledValue(NamedTuple):
+    """One normalised sample, ready to store (a tuple: a MeterValues has a dozen)."""
 
     sampled_at: datetime
     measurand: str
@@ -61,6 +61,7 @@ class SampledValue:
     value_format: str
 
 
+@cache
 def default_unit(measurand: str) -> str:
     for prefix, unit in _DEFAULT_UNITS.items():
         if measurand.startswith(prefix):

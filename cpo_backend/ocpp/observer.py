@@ -14,12 +14,6 @@ log = structlog.get_logger("cpo_backend.ocpp.frames")
 
 class OcppMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.frames = Counter(
-            "ocpp_frames",
-            "OCPP frames by direction and action",
-            ["direction", "action"],
-            registry=registry,
-        )
         self.handled = Histogram(
             "ocpp_call_seconds",
             "Time to answer a charger's call",
@@ -46,7 +40,7 @@ class FrameRecorder:
         self._metrics = metrics
         # Decided once: at thousands of frames per second even a filtered call costs.
         self._log_frames = log_frames
-        self._frame_counters: dict[tuple[str, str], Any] = {}
+        self._call_timers: dict[str, Any] = {}
 
     def frame(
         self,
@@ -66,15 +60,13 @@ class FrameRecorder:
                 action=action,
                 message_id=unique_id,
             )
-        key = (direction, action or "")
-        counter = self._frame_counters.get(key)
-        if counter is None:
-            counter = self._frame_counters[key] = self._metrics.frames.labels(*key)
-        counter.inc()
         if self._message_log is not None:
             self._message_log.record(station_id, direction, message_type, action, unique_id, text)
 
     def handled(self, action: str, seconds: float, error: str | None) -> None:
-        self._metrics.handled.labels(action).observe(seconds)
+        timer = self._call_timers.get(action)
+        if timer is None:
+            timer = self._call_timers[action] = self._metrics.handled.labels(action)
+        timer.observe(seconds)
         if error is not None:
             self._metrics.errors.labels(action, error).inc()

@@ -59,11 +59,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("meter_values", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_meter_values_station_id_sampled_at"),
-            ["station_id", "sampled_at"],
-            unique=False,
-        )
-        batch_op.create_index(
             batch_op.f("ix_meter_values_transaction_id_sampled_at"),
             ["transaction_id", "sampled_at"],
             unique=False,
@@ -227,7 +222,6 @@ def downgrade() -> None:
     op.drop_table("ocpp_messages")
     with op.batch_alter_table("meter_values", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_meter_values_transaction_id_sampled_at"))
-        batch_op.drop_index(batch_op.f("ix_meter_values_station_id_sampled_at"))
 
     op.drop_table("meter_values")
     op.drop_table("id_tokens")
