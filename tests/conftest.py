@@ -1,15 +1,17 @@
 """Fixtures shared by all tests: a real back-end on real sockets and a real database.
 
 Every test that asks for ``backend`` runs twice, on a fresh SQLite file and on
-PostgreSQL (database ``test`` at 127.0.0.1:5432), unless PostgreSQL is unreachable, in
-which case that half is skipped with the reason.
+PostgreSQL (reached through database ``test`` at 127.0.0.1:5432), unless PostgreSQL is
+unreachable, in which case that half is skipped with the reason. Each test session works
+in a database of its own, created beside ``test`` and dropped at the end, so that runs on
+the same server (several checkouts, CI) never reset each other's tables.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -24,33 +26,49 @@ POSTGRES_URL = os.environ.get(
 )
 
 
-def _postgres_dsn() -> str:
-    return POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
-async def _reset_postgres() -> str | None:
-    """Empty the test database; the reason it cannot be used, if it cannot."""
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(_dsn(POSTGRES_URL), timeout=3)
     try:
-        connection = await asyncpg.connect(_postgres_dsn(), timeout=3)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as error:
-        return f"PostgreSQL not reachable at {POSTGRES_URL}: {error}"
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_session_url() -> Iterator[str | None]:
+    """A database for this test session; None when PostgreSQL cannot be reached."""
+    name = f"cpo_test_{os.getpid()}"
+    try:
+        asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name}"))
+        asyncio.run(_admin(f"CREATE DATABASE {name}"))
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        yield None
+        return
+    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_session_url: str | None
+) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'cpo.db'}"
+    if postgres_session_url is None:
+        reason = f"PostgreSQL not reachable at {POSTGRES_URL}"
+        if os.environ.get("CPO_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    connection = await asyncpg.connect(_dsn(postgres_session_url), timeout=3)
     try:
         await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     finally:
         await connection.close()
-    return None
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'cpo.db'}"
-    reason = await _reset_postgres()
-    if reason is not None:
-        if os.environ.get("CPO_TEST_REQUIRE_POSTGRES"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return POSTGRES_URL
+    return postgres_session_url
 
 
 def make_settings(database_url: str, **sections: dict[str, object]) -> Settings:
