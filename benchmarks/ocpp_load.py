@@ -9,8 +9,10 @@ Usage::
 Without ``--url`` it starts ``cpo-backend serve`` as a subprocess on free ports with a
 fresh SQLite file (persistence on, message log on, log level WARNING) and measures that.
 Each charger boots, starts one transaction, and then loops over Heartbeat,
-StatusNotification and two MeterValues (energy register plus power, current and voltage
-on three phases: 11 sampled values) with one call outstanding at a time, as OCPP asks.
+StatusNotification and two meter readings (energy register, power, current and voltage on
+three phases, SoC and offered current: 11 sampled values) with one call outstanding at a
+time, as OCPP asks. ``--ocpp 2.0.1`` sends the readings in TransactionEvent Updated, the
+2.0.1 way; ``--ocpp mixed`` makes every other charger a 2.0.1 one.
 
 The load generator is a lean client (prebuilt frames, no schema validation) so that it
 takes as little as possible of the CPU it shares with the server. It prints connections
@@ -82,18 +84,29 @@ def timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
+# (measurand, phase, unit, value, location) of the samples every meter reading carries,
+# after the energy register: power, current and voltage on three phases, SoC, offered current.
+_SAMPLES: list[tuple[str, str | None, str, str, str | None]] = [
+    ("Power.Active.Import", None, "W", "11000", None),
+    *[("Current.Import", phase, "A", "16.0", None) for phase in PHASES],
+    *[("Voltage", phase, "V", "230.1", None) for phase in PHASES],
+    ("SoC", None, "Percent", "55", "EV"),
+    ("Current.Offered", None, "A", "16", None),
+]
+
+
 def meter_values(transaction_id: int, energy_wh: int) -> dict[str, Any]:
+    """A 1.6 MeterValues payload with eleven sampled values."""
     samples: list[dict[str, Any]] = [
-        {"value": str(energy_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
-        {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
+        {"value": str(energy_wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
     ]
-    for phase in PHASES:
-        samples.append(
-            {"value": "16.0", "measurand": "Current.Import", "unit": "A", "phase": phase}
-        )
-        samples.append({"value": "230.1", "measurand": "Voltage", "unit": "V", "phase": phase})
-    samples.append({"value": "55", "measurand": "SoC", "unit": "Percent", "location": "EV"})
-    samples.append({"value": "16", "measurand": "Current.Offered", "unit": "A"})
+    for measurand, phase, unit, value, location in _SAMPLES:
+        sample = {"value": value, "measurand": measurand, "unit": unit}
+        if phase:
+            sample["phase"] = phase
+        if location:
+            sample["location"] = location
+        samples.append(sample)
     return {
         "connectorId": 1,
         "transactionId": transaction_id,
@@ -101,12 +114,36 @@ def meter_values(transaction_id: int, energy_wh: int) -> dict[str, Any]:
     }
 
 
+def meter_value_201(energy_wh: int) -> dict[str, Any]:
+    """The same eleven samples as a 2.0.1 MeterValue (numbers, unitOfMeasure)."""
+    samples: list[dict[str, Any]] = [
+        {
+            "value": energy_wh,
+            "measurand": "Energy.Active.Import.Register",
+            "unitOfMeasure": {"unit": "Wh"},
+        }
+    ]
+    for measurand, phase, unit, value, location in _SAMPLES:
+        sample = {"value": float(value), "measurand": measurand, "unitOfMeasure": {"unit": unit}}
+        if phase:
+            sample["phase"] = phase
+        if location:
+            sample["location"] = location
+        samples.append(sample)
+    return {"timestamp": timestamp(), "sampledValue": samples}
+
+
 class Charger:
+    """One simulated charger: boots, starts a transaction, then loops over the mix."""
+
+    subprotocol = "ocpp1.6"
+
     def __init__(self, index: int, url: str, tally: Tally) -> None:
         self.id = f"LOAD_{index:05d}"
         self.url = f"{url}/{self.id}"
         self.tally = tally
         self.ids = itertools.count(1)
+        self.transaction_id = 0
 
     async def call(self, ws: ClientConnection, action: str, payload: dict[str, Any]) -> Any:
         unique_id = str(next(self.ids))
@@ -121,45 +158,108 @@ class Charger:
             return None
         return answer[2]
 
+    async def boot_and_start(self, ws: ClientConnection) -> None:
+        await self.call(
+            ws, "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "Load"}
+        )
+        started = await self.call(
+            ws,
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "BENCH", "meterStart": 0, "timestamp": timestamp()},
+        )
+        self.transaction_id = started["transactionId"] if started else 0
+
+    async def cycle(self, ws: ClientConnection, energy_wh: int) -> None:
+        """Heartbeat, StatusNotification and two meter readings."""
+        await self.call(ws, "Heartbeat", {})
+        await self.call(
+            ws,
+            "StatusNotification",
+            {"connectorId": 1, "status": "Charging", "errorCode": "NoError"},
+        )
+        for step in (0, 10):
+            await self.call(ws, "MeterValues", meter_values(self.transaction_id, energy_wh + step))
+
     async def run(self, ready: asyncio.Event, stop: asyncio.Event) -> None:
         settled = False
         try:
             async with connect(
                 self.url,
-                subprotocols=[Subprotocol("ocpp1.6")],
+                subprotocols=[Subprotocol(self.subprotocol)],
                 compression=None,
                 ping_interval=None,
                 open_timeout=60,
             ) as ws:
                 self.tally.connected += 1
-                await self.call(
-                    ws,
-                    "BootNotification",
-                    {"chargePointVendor": "Bench", "chargePointModel": "Load"},
-                )
-                started = await self.call(
-                    ws,
-                    "StartTransaction",
-                    {"connectorId": 1, "idTag": "BENCH", "meterStart": 0, "timestamp": timestamp()},
-                )
-                transaction_id = started["transactionId"] if started else 0
+                await self.boot_and_start(ws)
                 settled = True
                 self.tally.settle()
                 await ready.wait()
                 energy = 0
-                status = {"connectorId": 1, "status": "Charging", "errorCode": "NoError"}
                 while not stop.is_set():
-                    await self.call(ws, "Heartbeat", {})
-                    await self.call(ws, "StatusNotification", status)
-                    for _ in range(2):
-                        energy += 10
-                        await self.call(ws, "MeterValues", meter_values(transaction_id, energy))
+                    energy += 20
+                    await self.cycle(ws, energy)
         except Exception as error:  # a benchmark reports failures, it does not stop on them
             if not settled:
                 self.tally.settle()
             self.tally.errors += 1
             if len(self.tally.failures) < 5:
                 self.tally.failures.append(f"{self.id}: {error!r}")
+
+
+class Station201(Charger):
+    """The same mix in OCPP 2.0.1: meter readings travel in TransactionEvent Updated."""
+
+    subprotocol = "ocpp2.0.1"
+
+    def __init__(self, index: int, url: str, tally: Tally) -> None:
+        super().__init__(index, url, tally)
+        self.seq_no = itertools.count()
+
+    async def boot_and_start(self, ws: ClientConnection) -> None:
+        await self.call(
+            ws,
+            "BootNotification",
+            {"reason": "PowerUp", "chargingStation": {"model": "Load", "vendorName": "Bench"}},
+        )
+        await self.transaction_event(ws, "Started", "Authorized", meter_value_201(0))
+
+    async def transaction_event(
+        self, ws: ClientConnection, event_type: str, trigger: str, meter_value: dict[str, Any]
+    ) -> None:
+        payload: dict[str, Any] = {
+            "eventType": event_type,
+            "timestamp": timestamp(),
+            "triggerReason": trigger,
+            "seqNo": next(self.seq_no),
+            "transactionInfo": {
+                "transactionId": f"TX-{self.id}",
+                "chargingState": "Charging",
+            },
+            "evse": {"id": 1, "connectorId": 1},
+            "meterValue": [meter_value],
+        }
+        if event_type == "Started":
+            # The token travels once, with the event it authorised, as chargers send it.
+            payload["idToken"] = {"idToken": "BENCH", "type": "ISO14443"}
+        await self.call(ws, "TransactionEvent", payload)
+
+    async def cycle(self, ws: ClientConnection, energy_wh: int) -> None:
+        await self.call(ws, "Heartbeat", {})
+        await self.call(
+            ws,
+            "StatusNotification",
+            {
+                "timestamp": timestamp(),
+                "connectorStatus": "Occupied",
+                "evseId": 1,
+                "connectorId": 1,
+            },
+        )
+        for step in (0, 10):
+            await self.transaction_event(
+                ws, "Updated", "MeterValuePeriodic", meter_value_201(energy_wh + step)
+            )
 
 
 def batch_figures(metrics_url: str) -> str:
@@ -178,6 +278,14 @@ def batch_figures(metrics_url: str) -> str:
     return f"{batches:.0f} batches, mean {size:.1f} operations, mean {seconds * 1000:.1f} ms"
 
 
+FLEETS: dict[str, list[type[Charger]]] = {
+    "1.6": [Charger],
+    "2.0.1": [Station201],
+    # Every other charger speaks 2.0.1.
+    "mixed": [Charger, Station201],
+}
+
+
 async def run_load(
     url: str,
     chargers: int,
@@ -185,13 +293,16 @@ async def run_load(
     ramp: float,
     pid: int | None,
     metrics_url: str | None = None,
+    fleet: str = "1.6",
 ) -> None:
+    kinds = FLEETS[fleet]
     tally = Tally(expected=chargers)
     ready, stop = asyncio.Event(), asyncio.Event()
     tasks = []
     ramp_started = time.perf_counter()
     for index in range(chargers):
-        tasks.append(asyncio.create_task(Charger(index, url, tally).run(ready, stop)))
+        kind = kinds[index % len(kinds)]
+        tasks.append(asyncio.create_task(kind(index, url, tally).run(ready, stop)))
         if ramp:
             await asyncio.sleep(ramp / chargers)
     with contextlib.suppress(TimeoutError):
@@ -209,7 +320,7 @@ async def run_load(
     await asyncio.wait(tasks, timeout=30)
     rss = rss_mib(pid) if pid else None
     quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    print(f"chargers requested      {chargers}")
+    print(f"chargers requested      {chargers} (OCPP {fleet})")
     print(f"connections held        {tally.connected}")
     print(f"ramp (connect + boot)   {ramp_seconds:.1f} s")
     print(f"measured for            {elapsed:.1f} s")
@@ -230,6 +341,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--chargers", type=int, default=1000)
+    parser.add_argument(
+        "--ocpp", choices=sorted(FLEETS), default="1.6", help="protocol of the fleet"
+    )
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds")
     parser.add_argument("--ramp", type=float, default=10.0, help="seconds to open all connections")
     parser.add_argument("--url", help="an already running listener, e.g. ws://127.0.0.1:9000/ocpp")
@@ -246,7 +360,16 @@ def main() -> None:
 
         uvloop.install()
     if args.url:
-        asyncio.run(run_load(args.url, args.chargers, args.duration, args.ramp, args.server_pid))
+        asyncio.run(
+            run_load(
+                args.url,
+                args.chargers,
+                args.duration,
+                args.ramp,
+                args.server_pid,
+                fleet=args.ocpp,
+            )
+        )
         return
     with tempfile.TemporaryDirectory() as directory:
         ocpp_port, http_port = free_port(), free_port()
@@ -276,7 +399,15 @@ def main() -> None:
             print(f"server pid {server.pid}, database {env['CPO_DATABASE__URL']}")
             metrics_url = f"http://127.0.0.1:{http_port}/metrics"
             asyncio.run(
-                run_load(url, args.chargers, args.duration, args.ramp, server.pid, metrics_url)
+                run_load(
+                    url,
+                    args.chargers,
+                    args.duration,
+                    args.ramp,
+                    server.pid,
+                    metrics_url,
+                    args.ocpp,
+                )
             )
         finally:
             server.terminate()

@@ -19,22 +19,33 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from cpo_backend.api.app import create_api
+from cpo_backend.api.roaming import RoamingServices
 from cpo_backend.api.services import ApiServices
 from cpo_backend.config import Settings
 from cpo_backend.db.database import Database
 from cpo_backend.db.migrate import upgrade_async
 from cpo_backend.domain.commands import CommandService
+from cpo_backend.domain.devicemodel import DeviceModelService
 from cpo_backend.domain.events import EventBus
+from cpo_backend.domain.locations import LocationService
 from cpo_backend.domain.messagelog import MessageLog
+from cpo_backend.domain.partner_tokens import PartnerTokenService
+from cpo_backend.domain.partners import PartnerService
 from cpo_backend.domain.stations import StationService
+from cpo_backend.domain.tariffs import TariffService
 from cpo_backend.domain.tokens import TokenService
 from cpo_backend.domain.transactions import TransactionService
-from cpo_backend.ocpp.binding import OcppServices
+from cpo_backend.domain.txevents import TransactionEventService
+from cpo_backend.ocpi.app import OcpiInterface
+from cpo_backend.ocpi.context import DomainServices
+from cpo_backend.ocpp.binding import OcppServices, ProtocolBinding
 from cpo_backend.ocpp.dispatch import LocalCommandTransport
 from cpo_backend.ocpp.listener import OcppListener
 from cpo_backend.ocpp.observer import FrameRecorder, OcppMetrics
 from cpo_backend.ocpp.registry import ConnectionRegistry
 from cpo_backend.ocpp.v16 import Ocpp16Binding
+from cpo_backend.ocpp.v201 import Ocpp201Binding
+from cpo_backend.ocpp.v201.handlers import Ocpp201Services
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +77,14 @@ class CpoBackend:
         self.transactions = TransactionService(self.db, self.tokens, self.events)
         self.message_log = MessageLog(self.db, redact=settings.logging.redact_id_tokens)
         self.registry = ConnectionRegistry()
-        bindings = [Ocpp16Binding()]
+        self.device_model = DeviceModelService(self.db)
+        v201 = Ocpp201Services(
+            self.device_model,
+            TransactionEventService(self.db, self.transactions, self.tokens),
+            commands=lambda: self.commands,
+        )
+        # Preference order: a charger offering both versions speaks 2.0.1.
+        bindings: list[ProtocolBinding] = [Ocpp201Binding(v201), Ocpp16Binding()]
         ocpp_metrics = OcppMetrics(self.metrics)
         self.commands = CommandService(
             LocalCommandTransport(
@@ -100,10 +118,33 @@ class CpoBackend:
                 api_keys=frozenset(settings.http.api_keys),
             )
         )
+        self.api.state.device_model = self.device_model
+        self.partners = PartnerService(self.db)
+        self.locations = LocationService(self.db)
+        self.tariffs = TariffService(self.db, settings.ocpi.country_code, settings.ocpi.party_id)
+        self.partner_tokens = PartnerTokenService(self.db)
+        self.tokens.partner_tokens = self.partner_tokens
+        # EVSE statuses follow the chargers' reports, in the same write transaction.
+        self.events.transactional_handlers.append(self.locations.on_event)
+        self.roaming = OcpiInterface(
+            settings.ocpi,
+            self.db,
+            self.events,
+            DomainServices(
+                self.partners,
+                self.locations,
+                self.tariffs,
+                self.partner_tokens,
+                self.transactions,
+                self.commands,
+            ),
+            settings.ocpp.response_timeout,
+        )
+        self.api.mount("/ocpi", self.roaming.asgi)
         self._http: _EmbeddedServer | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._http_socket: socket.socket | None = None
-        self._flusher: asyncio.Task[None] | None = None
+        self._background: list[asyncio.Task[None]] = []
 
     @property
     def ocpp_port(self) -> int:
@@ -119,11 +160,27 @@ class CpoBackend:
         await upgrade_async(self.settings.database.url)
         await self.db.start()
         await self.stations.mark_all_offline()
-        self._flusher = asyncio.create_task(
-            self.stations.run_last_seen_flusher(LAST_SEEN_FLUSH_SECONDS)
+        await self.locations.resync_statuses()
+        self._background.append(
+            asyncio.create_task(self.stations.run_last_seen_flusher(LAST_SEEN_FLUSH_SECONDS))
         )
+        if self.settings.ocpp.message_log_retention_days:
+            self._background.append(
+                asyncio.create_task(
+                    self.message_log.run_retention(self.settings.ocpp.message_log_retention_days)
+                )
+            )
         await self.ocpp.start()
         await self._start_http()
+        self.roaming.listening_on(self.settings.http.host, self.http_port)
+        self.api.state.roaming = RoamingServices(
+            self.partners,
+            self.locations,
+            self.tariffs,
+            self.roaming.registrar,
+            self.roaming.context.versions_url,
+        )
+        await self.roaming.start()
         if not self.settings.http.api_keys:
             log.warning("the operator API has no API key configured: it is open to anyone")
         log.info("cpo-backend started", ocpp_port=self.ocpp_port, http_port=self.http_port)
@@ -153,10 +210,12 @@ class CpoBackend:
             self._http.should_exit = True
             await self._http_task
             self._http = None
-        if self._flusher is not None:
-            self._flusher.cancel()
+        await self.roaming.stop()
+        for task in self._background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+                await task
+        self._background.clear()
         await self.stations.flush_last_seen()
         await self.db.close()
         log.info("cpo-backend stopped")

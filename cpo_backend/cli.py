@@ -5,37 +5,27 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cpo_backend.config import Settings, load_settings
+from cpo_backend.cli_options import ConfigOption, settings_from
+from cpo_backend.config import Settings
 from cpo_backend.logs import configure_logging
+from cpo_backend.ocpi.cli import ocpi_app
 from cpo_backend.tariff_cli import tariff_app
 
 app = typer.Typer(help="Charge Point Operator back-end: OCPP central system and OCPI CPO.")
 db_app = typer.Typer(help="Database maintenance.")
 app.add_typer(db_app, name="db")
 app.add_typer(tariff_app, name="tariff", help="Price sessions and check CDRs against tariffs.")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML settings file (CPO_* env vars override it)."),
-]
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except FileNotFoundError as error:
-        raise typer.BadParameter(str(error)) from None
+app.add_typer(ocpi_app, name="ocpi", help="OCPI roaming: token A and registration.")
 
 
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Run the OCPP listener and the HTTP API until Ctrl-C."""
-    settings = _settings(config)
+    settings = settings_from(config)
     configure_logging(settings.logging)
     try:
         import uvloop
@@ -80,7 +70,7 @@ def db_upgrade(
     """Apply the database migrations (serve does this too at start)."""
     from cpo_backend.db.migrate import upgrade
 
-    settings = _settings(config)
+    settings = settings_from(config)
     upgrade(settings.database.url, revision)
     typer.echo(f"database at {revision}")
 

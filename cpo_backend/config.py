@@ -54,6 +54,8 @@ class OcppSettings(BaseModel):
     tls_key: Path | None = None
     # Persist every frame in the per-station message log (queryable through the API).
     log_messages: bool = True
+    # Frames older than this many days leave the message log (checked hourly); 0 keeps all.
+    message_log_retention_days: int = Field(default=30, ge=0)
 
 
 class HttpSettings(BaseModel):
@@ -61,6 +63,38 @@ class HttpSettings(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     # An empty list leaves the operator API open: only for a laptop.
     api_keys: list[str] = Field(default_factory=list)
+
+
+class OcpiBusinessDetails(BaseModel):
+    name: str = "cpo-backend"
+    website: str | None = None
+
+
+class OcpiSettings(BaseModel):
+    """Our OCPI identity as a CPO, and how we talk to roaming partners."""
+
+    country_code: str = Field(default="NL", pattern=r"^[A-Z]{2}$")
+    party_id: str = Field(default="CPO", pattern=r"^[A-Z0-9]{3}$")
+    business_details: OcpiBusinessDetails = Field(default_factory=OcpiBusinessDetails)
+    # Base URL partners reach us at (``https://cpo.example.com``); the OCPI API lives under
+    # ``<public_url>/ocpi``. None: the URL of the HTTP listener itself.
+    public_url: str | None = None
+    # Most objects one page of a GET list returns (X-Limit).
+    page_limit: int = Field(default=100, ge=1, le=1000)
+    # Seconds a partner has to answer one of our requests.
+    request_timeout: float = Field(default=10.0, gt=0)
+    # Seconds an eMSP has to answer a real-time authorization before offline rules apply
+    # (the charger is waiting for its Authorize answer meanwhile).
+    authorize_timeout: float = Field(default=5.0, gt=0)
+    # Sessions: kwh updates are pushed at most this often (seconds) while charging.
+    session_update_interval: float = Field(default=60.0, ge=0)
+    # Currency of sessions and CDRs whose connector has no tariff.
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    # Outbox delivery: first retry after base seconds, doubling up to max.
+    outbox_base_backoff: float = Field(default=1.0, gt=0)
+    outbox_max_backoff: float = Field(default=600.0, gt=0)
+    # Seconds between two looks at the outbox when nothing woke the worker.
+    outbox_poll_interval: float = Field(default=1.0, gt=0)
 
 
 class LoggingSettings(BaseModel):
@@ -80,6 +114,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     ocpp: OcppSettings = Field(default_factory=OcppSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    ocpi: OcpiSettings = Field(default_factory=OcpiSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @classmethod

@@ -13,6 +13,7 @@ a second Ctrl-C aborts at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import ssl
@@ -192,6 +193,21 @@ def run(
         asyncio.run(run_all(plan, ids, ramp))
     except (KeyboardInterrupt, asyncio.CancelledError):
         log.warning("aborted")
+
+
+@app.command()
+def hub(
+    versions_url: Annotated[
+        str | None, typer.Option(help="The CPO's OCPI versions URL, to register with it")
+    ] = None,
+    token_a: Annotated[str | None, typer.Option(help="Token A the CPO issued")] = None,
+    port: Annotated[int, typer.Option(help="Port of the hub's own OCPI server")] = 9100,
+) -> None:
+    """Run an OCPI 2.2.1 eMSP/hub simulator; register with a CPO or print a token A."""
+    from simulators.ocpi_hub import run_hub
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_hub(versions_url, token_a, port))
 
 
 def main() -> None:

@@ -9,7 +9,17 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import cpo_backend
-from cpo_backend.api import commands, errors, stations, tokens, transactions
+from cpo_backend.api import (
+    commands,
+    devicemodel,
+    errors,
+    locations,
+    partners,
+    stations,
+    tariffs,
+    tokens,
+    transactions,
+)
 from cpo_backend.api.security import require_api_key
 from cpo_backend.api.services import ApiServices
 
@@ -24,7 +34,8 @@ def create_api(api_services: ApiServices) -> FastAPI:
     errors.install(app)
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
-    for module in (stations, commands, tokens, transactions):
+    modules = (stations, commands, tokens, transactions, devicemodel)
+    for module in (*modules, partners, locations, tariffs):
         api.include_router(module.router)
     app.include_router(api)
 

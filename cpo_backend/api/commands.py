@@ -45,6 +45,12 @@ COMMANDS: list[type[c.Command]] = [
     c.TriggerMessage,
     c.GetDiagnostics,
     c.UpdateFirmware,
+    c.GetVariables,
+    c.SetVariables,
+    c.GetBaseReport,
+    c.GetReport,
+    c.GetTransactionStatus,
+    c.SetNetworkProfile,
     c.RawCall,
 ]
 
@@ -57,6 +63,10 @@ def _route_for(command_type: type[c.Command]) -> None:
     ) -> CommandAnswer:
         return CommandAnswer.of(await api.commands.execute(station_id, command))
 
+    # Annotations are strings here (PEP 563) and ``command_type`` is local to this
+    # function, so FastAPI could not resolve it and took ``command`` for a query
+    # parameter: hand it the real annotation.
+    send.__annotations__["command"] = Annotated[command_type, Body()]
     router.add_api_route(
         f"/{command_type.name}",
         send,

@@ -28,9 +28,11 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
 
 
 class BulkInsert:
-    def __init__(self, table: Table, columns: list[str]) -> None:
+    def __init__(self, table: Table, columns: list[str], *, skip_duplicates: bool = False) -> None:
         self.table = table
         self.columns = columns
+        # ON CONFLICT DO NOTHING: both SQLite and PostgreSQL spell it so.
+        self._on_conflict = " ON CONFLICT DO NOTHING" if skip_duplicates else ""
         self._sql: dict[str, str] = {}
         # sqlite3 stores datetimes and decimals as text, in the format of our column types;
         # asyncpg takes both as they are.
@@ -52,7 +54,7 @@ class BulkInsert:
             statement = self._sql[dialect.name] = (
                 f"INSERT INTO {quote(self.table.name)} "
                 f"({', '.join(quote(column) for column in self.columns)}) "
-                f"VALUES ({', '.join(markers)})"
+                f"VALUES ({', '.join(markers)}){self._on_conflict}"
             )
         return statement
 

@@ -10,7 +10,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cpo_backend.db.types import BigIntId, ExactDecimal, UtcDateTime
@@ -126,6 +136,8 @@ class TransactionRow(Base):
     close_note: Mapped[str | None] = mapped_column(Text)
     last_meter_wh: Mapped[Decimal | None]
     last_meter_at: Mapped[datetime | None]
+    # The 2.0.1 chargingState (Charging, EVConnected, SuspendedEV, SuspendedEVSE, Idle).
+    charging_state: Mapped[str | None] = mapped_column(String(16))
 
 
 class MeterValueRow(Base):
@@ -184,3 +196,86 @@ class StationEventRow(Base):
     payload: Mapped[dict[str, Any]]
     occurred_at: Mapped[datetime | None]
     received_at: Mapped[datetime]
+
+
+class TransactionEventRow(Base):
+    """Every OCPP 2.0.1 TransactionEvent received, as the charger numbered it.
+
+    The unique key makes replays idempotent: a (transaction, seqNo) already journaled is
+    answered again but changes nothing. Gaps in ``seq_no`` are read from here.
+    """
+
+    __tablename__ = "transaction_events"
+    __table_args__ = (
+        UniqueConstraint("station_id", "charger_transaction_id", "seq_no"),
+        Index(None, "transaction_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    charger_transaction_id: Mapped[str] = mapped_column(String(64))
+    # Ours, once the event is tied to a transaction.
+    transaction_id: Mapped[int | None] = mapped_column(Integer)
+    seq_no: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(16))
+    trigger_reason: Mapped[str] = mapped_column(String(32))
+    charging_state: Mapped[str | None] = mapped_column(String(16))
+    stopped_reason: Mapped[str | None] = mapped_column(String(32))
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    evse_id: Mapped[int | None] = mapped_column(Integer)
+    connector_id: Mapped[int | None] = mapped_column(Integer)
+    id_token: Mapped[str | None] = mapped_column(String(64))
+    number_of_phases_used: Mapped[int | None] = mapped_column(Integer)
+    cable_max_current: Mapped[int | None] = mapped_column(Integer)
+    reservation_id: Mapped[int | None] = mapped_column(Integer)
+    remote_start_id: Mapped[int | None] = mapped_column(Integer)
+    # The charger's time of the event (kept as sent, also after offline operation).
+    timestamp: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+
+class DeviceModelVariableRow(Base):
+    """One variable of a station's OCPP 2.0.1 device model, as its reports describe it.
+
+    ``key`` is the full address (component, its instance and EVSE/connector, variable and
+    its instance) in one string, so both databases enforce uniqueness although most of
+    those parts are usually absent (NULLs never collide in a unique index).
+    """
+
+    __tablename__ = "device_model_variables"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    component: Mapped[str] = mapped_column(String(50))
+    component_instance: Mapped[str | None] = mapped_column(String(50))
+    evse_id: Mapped[int | None] = mapped_column(Integer)
+    connector_id: Mapped[int | None] = mapped_column(Integer)
+    variable: Mapped[str] = mapped_column(String(50))
+    variable_instance: Mapped[str | None] = mapped_column(String(50))
+    # variableAttribute entries (type, value, mutability, persistent, constant).
+    attributes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    characteristics: Mapped[dict[str, Any] | None]
+    # The report that last described it (None: learnt from a GetVariables/SetVariables).
+    request_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class DeviceModelReportRow(Base):
+    """Progress of one report (GetBaseReport/GetReport) arriving in NotifyReport parts."""
+
+    __tablename__ = "device_model_reports"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("stations.id", ondelete="CASCADE"), primary_key=True
+    )
+    request_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parts_received: Mapped[int] = mapped_column(Integer)
+    # seqNo of the part with tbc=false, once it came; complete when every part up to it did.
+    last_seq_no: Mapped[int | None] = mapped_column(Integer)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    variables: Mapped[int] = mapped_column(Integer)
+    generated_at: Mapped[datetime]
+    first_received_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]

@@ -11,12 +11,18 @@ A new command is one dataclass here and one translation per protocol version.
 
 from __future__ import annotations
 
+import itertools
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from cpo_backend.domain.model import TransactionStatus
-from cpo_backend.domain.transactions import TransactionNotFound, TransactionService
+from cpo_backend.domain.transactions import (
+    TransactionFilter,
+    TransactionNotActive,
+    TransactionService,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +127,103 @@ class UpdateFirmware(Command):
     retry_interval: int | None = None
 
 
+def next_request_id() -> int:
+    """A request id for reports and logs: unique in this process, unlikely to repeat later."""
+    return next(_request_ids)
+
+
+# Seeded from the clock so that a restarted back-end does not reuse recent ids.
+_request_ids = itertools.count(int(time.time() * 1000) % 1_000_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class VariableRef:
+    """A device-model variable (OCPP 2.0.1): component and variable, optionally scoped."""
+
+    component: str
+    variable: str
+    # SetVariables only: the value to set.
+    value: str | None = None
+    attribute_type: Literal["Actual", "Target", "MinSet", "MaxSet"] = "Actual"
+    component_instance: str | None = None
+    variable_instance: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GetVariables(Command):
+    """Read device-model variables, several per call, with a result per variable."""
+
+    name = "get-variables"
+    variables: tuple[VariableRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SetVariables(Command):
+    """Set device-model variables (each ``value`` given), with a result per variable."""
+
+    name = "set-variables"
+    variables: tuple[VariableRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GetBaseReport(Command):
+    """Ask for a device-model report; it arrives as NotifyReport parts under ``request_id``."""
+
+    name = "get-base-report"
+    report_base: Literal["ConfigurationInventory", "FullInventory", "SummaryInventory"] = (
+        "FullInventory"
+    )
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class GetReport(Command):
+    """Ask for a report of some variables or component criteria (NotifyReport parts)."""
+
+    name = "get-report"
+    variables: tuple[VariableRef, ...] = ()
+    criteria: tuple[Literal["Active", "Available", "Enabled", "Problem"], ...] = ()
+    request_id: int = field(default_factory=next_request_id)
+
+
+@dataclass(frozen=True, slots=True)
+class GetTransactionStatus(Command):
+    """Whether a transaction is ongoing and whether the charger still queues its messages."""
+
+    name = "get-transaction-status"
+    charger_transaction_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetNetworkProfile(Command):
+    """Store a connection profile (2.0.1 NetworkConnectionProfile, camelCase) in a slot."""
+
+    name = "set-network-profile"
+    configuration_slot: int
+    connection_data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveNow(Command):
+    """Reserve an EVSE (or, with ``evse_id`` None, any) for a token until ``expires_at``."""
+
+    name = "reserve-now"
+    reservation_id: int
+    id_token: str
+    expires_at: datetime
+    evse_id: int | None = None
+    id_token_type: str = "Central"
+    group_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CancelReservation(Command):
+    name = "cancel-reservation"
+    reservation_id: int
+
+
 @dataclass(frozen=True, slots=True)
 class RawCall(Command):
     """Any action of the station's protocol, payload as on the wire (schema-validated)."""
@@ -184,11 +287,40 @@ class CommandService:
     async def execute(self, station_id: str, command: Command) -> CommandResult:
         return await self._transport.send(station_id, command)
 
+    async def settle_after_boot(self, station_id: str) -> None:
+        """Close what a reboot ended, but only once the charger says nothing is pending.
+
+        Each transaction still active is asked about (GetTransactionStatus). One that is
+        ongoing stays open; so does one whose messages the charger still queues: its
+        Ended event will bring the real values. The others are reconciled. A charger that
+        cannot answer (1.6, an error, a timeout) gets the plain reconciliation of
+        :meth:`TransactionService.reconcile_after_boot`; an offline one keeps them open.
+        """
+        active = await self._transactions.find(
+            TransactionFilter(station_id=station_id, status=TransactionStatus.ACTIVE, limit=1000)
+        )
+        over: list[int] = []
+        for transaction in active:
+            try:
+                result = await self.execute(
+                    station_id, GetTransactionStatus(transaction.charger_transaction_id)
+                )
+            except StationOffline:
+                return
+            except CommandError:
+                over.append(transaction.id)
+                continue
+            queued = result.payload.get("messagesInQueue") is True
+            if not queued and result.payload.get("ongoingIndicator") is not True:
+                over.append(transaction.id)
+        if over:
+            await self._transactions.reconcile_after_boot(station_id, only=over)
+
     async def remote_stop(self, transaction_id: int) -> CommandResult:
         """Stop one of our transactions, whatever the charger calls it."""
         transaction = await self._transactions.get(transaction_id)
         if transaction.status != TransactionStatus.ACTIVE or not transaction.charger_transaction_id:
-            raise TransactionNotFound(transaction_id)
+            raise TransactionNotActive(transaction_id)
         return await self.execute(
             transaction.station_id, RemoteStop(transaction.charger_transaction_id)
         )

@@ -68,6 +68,30 @@ class TransactionEnded(DomainEvent):
     closed_by: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class LocationChanged(DomainEvent):
+    """The operator changed a Location or its EVSEs; ``station_id`` is empty."""
+
+    location_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EvseStatusChanged(DomainEvent):
+    """The OCPI status of an EVSE changed (derived from its station's connectors)."""
+
+    location_id: str
+    evse_uid: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TariffChanged(DomainEvent):
+    """The operator created, changed or deleted a tariff; ``station_id`` is empty."""
+
+    tariff_id: str
+    deleted: bool
+
+
 TransactionalHandler = Callable[[Any, DomainEvent], Awaitable[None]]
 Listener = Callable[[DomainEvent], None]
 

@@ -7,9 +7,11 @@ so a crash may lose its last few hundred milliseconds; the domain data never.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, true
 
 from cpo_backend.db.bulk import BulkInsert
 from cpo_backend.db.database import Database
@@ -64,6 +66,42 @@ class MessageLog:
     async def _flush(self, tx: WriteTx) -> None:
         rows, self._buffer = self._buffer, []
         tx.insert_later(_insert, rows)
+
+    async def purge(self, older_than: timedelta, *, chunk: int = 10_000) -> int:
+        """Delete frames logged before ``now - older_than``; return how many went.
+
+        Ids grow with time, so the cut is the first id young enough to keep, found by
+        walking the primary key from the oldest row; deletes go in chunks so that no
+        single transaction holds the writer for long.
+        """
+        cutoff = utc_now() - older_than
+        first_kept = await self._db.fetch_one(
+            select(MessageLogRow.id)
+            .where(MessageLogRow.logged_at >= cutoff)
+            .order_by(MessageLogRow.id)
+            .limit(1)
+        )
+        # No row young enough to keep: every row is old.
+        too_old = MessageLogRow.id < first_kept.id if first_kept is not None else true()
+        oldest = select(MessageLogRow.id).where(too_old).order_by(MessageLogRow.id).limit(chunk)
+
+        async def delete_chunk(tx: WriteTx) -> int:
+            result = await tx.execute(
+                delete(MessageLogRow).where(MessageLogRow.id.in_(oldest.scalar_subquery()))
+            )
+            return result.rowcount
+
+        removed = 0
+        while True:
+            deleted = await self._db.write(delete_chunk)
+            removed += deleted
+            if deleted < chunk:
+                return removed
+
+    async def run_retention(self, days: int, interval: float = 3600.0) -> None:
+        while True:
+            await self.purge(timedelta(days=days))
+            await asyncio.sleep(interval)
 
     async def entries(
         self, station_id: str, *, before_id: int | None = None, limit: int = 100

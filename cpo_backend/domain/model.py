@@ -131,6 +131,8 @@ class Transaction(Record):
     close_note: str | None
     last_meter_wh: Decimal | None
     last_meter_at: UtcTimestamp | None
+    # OCPP 2.0.1 chargingState; None for 1.6, which reports it as the connector status.
+    charging_state: str | None = None
 
     @property
     def energy_wh(self) -> Decimal | None:
@@ -159,8 +161,31 @@ class MeterValue(Record):
     after_stop: bool
 
 
+class TransactionEvent(Record):
+    """One OCPP 2.0.1 TransactionEvent as received (1.6 transactions have none)."""
+
+    seq_no: int
+    event_type: str
+    trigger_reason: str
+    charging_state: str | None
+    stopped_reason: str | None
+    offline: bool
+    evse_id: int | None
+    connector_id: int | None
+    id_token: str | None
+    number_of_phases_used: int | None
+    cable_max_current: int | None
+    reservation_id: int | None
+    remote_start_id: int | None
+    timestamp: UtcTimestamp
+    received_at: UtcTimestamp
+
+
 class TransactionDetails(Transaction):
     meter_values: list[MeterValue]
+    # The charger's event journal (2.0.1), in seqNo order, and the seqNos never received.
+    events: list[TransactionEvent] = []
+    missing_seq_nos: list[int] = []
 
 
 class MessageLogEntry(Record):

@@ -192,7 +192,9 @@ class StationService:
             raise StationNotFound(station_id)
 
     async def get(self, station_id: str) -> Station:
-        row = await self._db.fetch_one(select(*_station_columns).where(StationRow.id == station_id))
+        row = await self._db.fetch_one(
+            select(*_station_columns, StationRow.password_hash).where(StationRow.id == station_id)
+        )
         if row is None:
             raise StationNotFound(station_id)
         return _station(row)

@@ -11,6 +11,7 @@ from cpo_backend.db.database import Database
 from cpo_backend.db.tables import IdTokenRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.model import AuthorizationStatus, IdToken, IdTokenInfo
+from cpo_backend.domain.partner_tokens import PartnerTokenService
 from cpo_backend.domain.time import utc_now
 
 
@@ -25,12 +26,18 @@ class TokenNotFound(Exception):
 class TokenService:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Roaming partners' tokens, asked about tokens the operator does not know.
+        self.partner_tokens: PartnerTokenService | None = None
 
     async def authorize(self, id_token: str | None) -> IdTokenInfo:
         """The status a charger is told: unknown tokens are Invalid, expired ones Expired."""
         if not id_token:
             return IdTokenInfo(status=AuthorizationStatus.INVALID)
         row = await self._db.fetch_one(select(IdTokenRow).where(IdTokenRow.id_token == id_token))
+        if row is None and self.partner_tokens is not None:
+            roaming = await self.partner_tokens.authorize(id_token)
+            if roaming is not None:
+                return roaming
         if row is None:
             return IdTokenInfo(status=AuthorizationStatus.INVALID)
         status = AuthorizationStatus(row.status)

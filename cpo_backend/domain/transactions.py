@@ -14,7 +14,7 @@ chargers get the same guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -24,7 +24,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 
 from cpo_backend.db.bulk import BulkInsert
 from cpo_backend.db.database import Database
-from cpo_backend.db.tables import MeterValueRow, TransactionRow
+from cpo_backend.db.tables import MeterValueRow, TransactionEventRow, TransactionRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.events import (
     DomainEvent,
@@ -40,6 +40,7 @@ from cpo_backend.domain.model import (
     MeterValue,
     Transaction,
     TransactionDetails,
+    TransactionEvent,
     TransactionStatus,
 )
 from cpo_backend.domain.time import utc_now
@@ -163,16 +164,23 @@ class TransactionService:
         now = utc_now()
 
         async def op(tx: WriteTx) -> StartResult:
-            same_start = await tx.execute(
-                select(TransactionRow.id, TransactionRow.charger_transaction_id)
-                .where(TransactionRow.station_id == request.station_id)
-                .where(TransactionRow.evse_id == request.evse_id)
-                .where(TransactionRow.connector_id == request.connector_id)
-                .where(TransactionRow.started_at == request.started_at)
-                .where(_matches(TransactionRow.meter_start_wh, request.meter_start_wh))
-                .where(_matches(TransactionRow.id_token, request.id_token))
+            same_start = select(TransactionRow.id, TransactionRow.charger_transaction_id).where(
+                TransactionRow.station_id == request.station_id
             )
-            replay = same_start.first()
+            if request.charger_transaction_id is not None:
+                # The charger names its transactions (2.0.1): the name identifies a replay.
+                same_start = same_start.where(
+                    TransactionRow.charger_transaction_id == request.charger_transaction_id
+                )
+            else:
+                same_start = (
+                    same_start.where(TransactionRow.evse_id == request.evse_id)
+                    .where(TransactionRow.connector_id == request.connector_id)
+                    .where(TransactionRow.started_at == request.started_at)
+                    .where(_matches(TransactionRow.meter_start_wh, request.meter_start_wh))
+                    .where(_matches(TransactionRow.id_token, request.id_token))
+                )
+            replay = (await tx.execute(same_start)).first()
             if replay is not None:
                 return StartResult(replay.id, replay.charger_transaction_id, info, True)
             await self._supersede_active(tx, request, now)
@@ -220,22 +228,28 @@ class TransactionService:
         )
         return result
 
-    async def reconcile_after_boot(self, station_id: str) -> None:
+    async def reconcile_after_boot(
+        self, station_id: str, only: Collection[int] | None = None
+    ) -> None:
         """Close what a reboot ended: a station that boots runs no transaction any more.
 
         They are closed as *reconciled* with the last meter reading we have. If the
-        charger later delivers its queued stop, the real values replace ours.
+        charger later delivers its queued stop, the real values replace ours. ``only``
+        limits this to some of our transaction ids (those the charger says are over).
         """
         now = utc_now()
 
         async def op(tx: WriteTx) -> None:
-            active = await tx.execute(
+            query = (
                 select(
                     TransactionRow.id, TransactionRow.last_meter_wh, TransactionRow.last_meter_at
                 )
                 .where(TransactionRow.station_id == station_id)
                 .where(TransactionRow.status == TransactionStatus.ACTIVE.value)
             )
+            if only is not None:
+                query = query.where(TransactionRow.id.in_(list(only)))
+            active = await tx.execute(query)
             for transaction in active.all():
                 await tx.execute(
                     update(TransactionRow)
@@ -402,6 +416,64 @@ class TransactionService:
         orphan_id: int = inserted.scalar_one()
         return orphan_id
 
+    async def amend(
+        self,
+        station_id: str,
+        charger_transaction_id: str,
+        *,
+        start: StartRequest | None = None,
+        id_token: str | None = None,
+        charging_state: str | None = None,
+    ) -> None:
+        """Add what a later message tells about a transaction (OCPP 2.0.1 events).
+
+        Facts learnt late never overwrite known ones: ``start`` (a Started event that
+        arrived after other events of its transaction) fills only the start fields still
+        empty, and turns an orphan (its Ended came first) into a completed transaction;
+        ``id_token`` (authorization after the cable was plugged in) is set when none is
+        known. ``charging_state`` is the newest state and always replaces the old one.
+        """
+
+        async def op(tx: WriteTx) -> None:
+            row = (
+                await tx.execute(
+                    select(TransactionRow)
+                    .where(TransactionRow.station_id == station_id)
+                    .where(TransactionRow.charger_transaction_id == charger_transaction_id)
+                    .order_by(TransactionRow.id.desc())
+                )
+            ).first()
+            if row is None:
+                return
+            values: dict[str, Any] = {}
+            if charging_state is not None:
+                values["charging_state"] = charging_state
+            if id_token is not None and row.id_token is None:
+                values["id_token"] = id_token
+            if start is not None:
+                known = {
+                    "started_at": start.started_at,
+                    "meter_start_wh": start.meter_start_wh,
+                    "id_token": start.id_token,
+                    "reservation_id": start.reservation_id,
+                }
+                values.update(
+                    {name: value for name, value in known.items() if getattr(row, name) is None}
+                )
+                if row.status == TransactionStatus.ORPHAN:
+                    values.update(
+                        status=TransactionStatus.COMPLETED.value,
+                        evse_id=start.evse_id,
+                        connector_id=start.connector_id,
+                        close_note=None,
+                    )
+            if values:
+                await tx.execute(
+                    update(TransactionRow).where(TransactionRow.id == row.id).values(**values)
+                )
+
+        await self._db.write(op)
+
     # -- operator ----------------------------------------------------------------------
 
     async def force_close(self, transaction_id: int, note: str | None = None) -> Transaction:
@@ -448,9 +520,18 @@ class TransactionService:
             .where(MeterValueRow.transaction_id == transaction_id)
             .order_by(MeterValueRow.sampled_at, MeterValueRow.id)
         )
+        journal = await self._db.fetch_all(
+            select(TransactionEventRow)
+            .where(TransactionEventRow.transaction_id == transaction_id)
+            .order_by(TransactionEventRow.seq_no)
+        )
+        events = [TransactionEvent.model_validate(row) for row in journal]
+        received = {event.seq_no for event in events}
         return TransactionDetails(
             **transaction.model_dump(),
             meter_values=[MeterValue.model_validate(row) for row in rows],
+            events=events,
+            missing_seq_nos=[n for n in range(max(received, default=-1)) if n not in received],
         )
 
     async def find_by_charger_id(

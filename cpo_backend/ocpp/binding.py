@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cpo_backend.config import OcppSettings
-from cpo_backend.domain.commands import Command
+from cpo_backend.domain.commands import Command, CommandResult
 from cpo_backend.domain.model import Registration
 from cpo_backend.domain.stations import StationService
 from cpo_backend.domain.tokens import TokenService
@@ -31,6 +32,9 @@ class StationSession:
     station_id: str
     registration: Registration
     services: OcppServices
+    # Work a handler wants started once its answer is on the wire: a call to the station
+    # (GetTransactionStatus after a boot) must never overtake the answer it follows.
+    after_reply: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 class ProtocolBinding(Protocol):
@@ -40,6 +44,10 @@ class ProtocolBinding(Protocol):
         """An object whose ``@on`` methods answer this station's calls."""
         ...
 
+    def interpret(self, command: Command, answer: dict[str, Any]) -> CommandResult:
+        """The charger's answer in the command's neutral terms (see :func:`plain_result`)."""
+        ...
+
     def translate(self, command: Command) -> tuple[str, dict[str, Any]]:
         """The action and payload that carry ``command`` in this version.
 
@@ -47,3 +55,9 @@ class ProtocolBinding(Protocol):
         version has no such command.
         """
         ...
+
+
+def plain_result(answer: dict[str, Any]) -> CommandResult:
+    """An answer whose ``status`` already means what the neutral command expects."""
+    status = answer.get("status")
+    return CommandResult(status if isinstance(status, str) else None, answer)

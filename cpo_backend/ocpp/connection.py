@@ -83,6 +83,7 @@ class OcppConnection:
         *,
         response_timeout: float,
         on_traffic: Callable[[], None],
+        after_reply: list[Callable[[], Awaitable[None]]] | None = None,
     ) -> None:
         self.websocket = websocket
         self.station_id = station_id
@@ -91,6 +92,8 @@ class OcppConnection:
         self._observer = observer
         self._response_timeout = response_timeout
         self._on_traffic = on_traffic
+        self._after_reply = after_reply if after_reply is not None else []
+        self._background: set[asyncio.Task[None]] = set()
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, str, asyncio.Future[dict[str, Any]]] | None = None
 
@@ -213,6 +216,20 @@ class OcppConnection:
                 encode([CALL_RESULT, call.unique_id, response]),
             )
         self._observer.handled(call.action, time.perf_counter() - started, error_code)
+        while self._after_reply:
+            self._start_background(self._after_reply.pop(0)())
+
+    def _start_background(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "work after a reply failed", station=self.station_id, error=repr(task.exception())
+            )
 
     async def _send_error(
         self, error: OcppError, unique_id: str | None = None, action: str | None = None

@@ -14,7 +14,7 @@ from cpo_backend.domain.commands import (
     RawCall,
     StationOffline,
 )
-from cpo_backend.ocpp.binding import ProtocolBinding
+from cpo_backend.ocpp.binding import ProtocolBinding, plain_result
 from cpo_backend.ocpp.connection import CallFailed, InvalidAnswer
 from cpo_backend.ocpp.protocol import OcppError
 from cpo_backend.ocpp.registry import ConnectionRegistry
@@ -32,10 +32,11 @@ class LocalCommandTransport:
         connection = self._registry.get(station_id)
         if connection is None:
             raise StationOffline(f"station {station_id} is not connected")
+        binding = self._bindings[connection.version.name]
         if isinstance(command, RawCall):
             action, payload = command.action, command.payload
         else:
-            action, payload = self._bindings[connection.version.name].translate(command)
+            action, payload = binding.translate(command)
         try:
             response: dict[str, Any] = await connection.call(action, payload, self._timeout)
         except TimeoutError:
@@ -51,5 +52,8 @@ class LocalCommandTransport:
             raise CommandError(str(invalid)) from None
         except ConnectionError:
             raise StationOffline(f"station {station_id} disconnected") from None
-        status = response.get("status")
-        return CommandResult(status if isinstance(status, str) else None, response)
+        return (
+            plain_result(response)
+            if isinstance(command, RawCall)
+            else binding.interpret(command, response)
+        )

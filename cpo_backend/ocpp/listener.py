@@ -189,6 +189,7 @@ class OcppListener:
             self._recorder,
             response_timeout=self._settings.response_timeout,
             on_traffic=lambda: stations.seen(station_id),
+            after_reply=session.after_reply,
         )
         previous = self._registry.add(connection)
         if previous is not None:

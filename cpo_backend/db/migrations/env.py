@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from cpo_backend.db import tables_ocpi  # noqa: F401  (registers the OCPI tables)
 from cpo_backend.db.engine import create_engine
 from cpo_backend.db.tables import Base
 

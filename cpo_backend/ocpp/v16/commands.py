@@ -59,6 +59,16 @@ def translate(command: c.Command) -> tuple[str, dict[str, Any]]:
                 retries=command.retries,
                 retryInterval=command.retry_interval,
             )
+        case c.ReserveNow():
+            return "ReserveNow", _present(
+                connectorId=command.evse_id or 0,
+                expiryDate=format_utc(command.expires_at),
+                idTag=command.id_token,
+                reservationId=command.reservation_id,
+                parentIdTag=command.group_id,
+            )
+        case c.CancelReservation():
+            return "CancelReservation", {"reservationId": command.reservation_id}
     raise c.CommandNotSupported(f"{command.name} has no OCPP 1.6 form")
 
 

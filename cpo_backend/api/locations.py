@@ -1,0 +1,43 @@
+"""Locations, EVSEs and connectors the operator publishes to roaming partners."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+
+from cpo_backend.api.roaming import Roaming
+from cpo_backend.domain.locations import EvseConflict, Location, LocationNotFound, LocationSpec
+
+router = APIRouter(prefix="/locations", tags=["ocpi"])
+
+
+@router.get("")
+async def list_locations(
+    roaming: Roaming,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[Location]:
+    locations, _total = await roaming.locations.page(offset=offset, limit=limit)
+    return locations
+
+
+@router.put("/{location_id}")
+async def put_location(
+    roaming: Roaming,
+    location_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,36}$")],
+    body: LocationSpec,
+) -> Location:
+    """Create or replace a location with its EVSEs; EVSEs left out become REMOVED."""
+    try:
+        return await roaming.locations.put(location_id, body)
+    except EvseConflict as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+
+
+@router.get("/{location_id}")
+async def get_location(roaming: Roaming, location_id: str) -> Location:
+    try:
+        return await roaming.locations.get(location_id)
+    except LocationNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "location not found") from None

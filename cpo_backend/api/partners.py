@@ -1,0 +1,81 @@
+"""OCPI roaming partners: issue a token A, register with a partner, list, unregister."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, Field
+
+from cpo_backend.api.roaming import Roaming
+from cpo_backend.domain.partners import (
+    Partner,
+    PartnerNotFound,
+    RegistrationFailed,
+    new_credentials_token,
+)
+
+router = APIRouter(prefix="/ocpi/partners", tags=["ocpi"])
+
+
+class TokenA(BaseModel):
+    partner_id: int
+    token_a: str
+    versions_url: str
+
+
+class RegisterRequest(BaseModel):
+    versions_url: str = Field(min_length=1)
+    token_a: str = Field(min_length=1, max_length=64)
+
+
+@router.get("")
+async def list_partners(roaming: Roaming) -> list[Partner]:
+    return await roaming.partners.find()
+
+
+@router.post("/token-a", status_code=status.HTTP_201_CREATED)
+async def create_token_a(roaming: Roaming) -> TokenA:
+    """A token A for a partner to register with us, and the versions URL to give with it."""
+    created = await roaming.partners.create_token_a(new_credentials_token())
+    return TokenA(
+        partner_id=created.partner_id, token_a=created.token_a, versions_url=roaming.versions_url
+    )
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED)
+async def register(roaming: Roaming, body: RegisterRequest) -> Partner:
+    """Register with a partner platform given its versions URL and the token A it issued."""
+    return await _talking(roaming.registrar.register(body.versions_url, body.token_a))
+
+
+@router.post("/{partner_id}/renew")
+async def renew(roaming: Roaming, partner_id: int) -> Partner:
+    """New credentials tokens both ways and fresh endpoints (our credentials PUT)."""
+    return await _talking(roaming.registrar.renew(partner_id))
+
+
+@router.delete("/{partner_id}")
+async def unregister(roaming: Roaming, partner_id: int) -> Partner:
+    """End the registration: credentials DELETE at the partner, our tokens forgotten."""
+    return await _talking(roaming.registrar.unregister(partner_id))
+
+
+async def _talking(call: Awaitable[Partner]) -> Partner:
+    """A registrar call, its failures as HTTP errors."""
+    try:
+        return await call
+    except PartnerNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "partner not found") from None
+    except RegistrationFailed as error:
+        raise HTTPException(
+            status.HTTP_502_BAD_GATEWAY, {"ocpi_status": error.code, "detail": str(error)}
+        ) from None
+
+
+@router.get("/{partner_id}")
+async def get_partner(roaming: Roaming, partner_id: int) -> Partner:
+    try:
+        return await roaming.partners.get(partner_id)
+    except PartnerNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "partner not found") from None

@@ -1,0 +1,202 @@
+"""Roaming partners: the platforms we exchanged OCPI credentials with.
+
+The domain keeps who they are (roles), how to reach them (version, endpoints, the token
+we send) and how they reach us (the token they send, or a token A before they
+registered). Talking OCPI to them is the adapter's job; the :class:`Registrar` port lets
+the operator API start a registration without knowing OCPI.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import insert, or_, select, update
+
+from cpo_backend.db.database import Database
+from cpo_backend.db.tables_ocpi import PartnerRow
+from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.model import Record
+from cpo_backend.domain.time import UtcTimestamp, utc_now
+
+
+class PartnerStatus(StrEnum):
+    PENDING = "pending"
+    REGISTERED = "registered"
+    UNREGISTERED = "unregistered"
+
+
+class PartnerNotFound(Exception):
+    pass
+
+
+class Partner(Record):
+    """A partner as the operator sees it (no secrets)."""
+
+    id: int
+    status: PartnerStatus
+    version: str | None
+    versions_url: str | None
+    roles: list[dict[str, Any]]
+    endpoints: list[dict[str, Any]]
+    created_at: UtcTimestamp
+    updated_at: UtcTimestamp
+
+    def endpoint(self, identifier: str, role: str) -> str | None:
+        """The partner's URL for one module interface, if it offers it."""
+        for endpoint in self.endpoints:
+            if endpoint.get("identifier") == identifier and endpoint.get("role") == role:
+                return str(endpoint["url"])
+        return None
+
+
+class PartnerAccess(Record):
+    """A partner with its credentials: for the OCPI adapter only."""
+
+    partner: Partner
+    token_a: str | None
+    incoming_token: str | None
+    outgoing_token: str | None
+
+
+class RegistrationFailed(Exception):
+    """Registering with a partner failed; ``code`` is the OCPI status code that says why."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class NewTokenA(Record):
+    partner_id: int
+    token_a: str
+
+
+class Registrar(Protocol):
+    """Talks to a partner platform about our registration with it."""
+
+    async def register(self, versions_url: str, token_a: str) -> Partner:
+        """Register with the platform at ``versions_url``, using the token A it issued."""
+        ...
+
+    async def renew(self, partner_id: int) -> Partner:
+        """New tokens both ways and fresh endpoints (credentials PUT)."""
+        ...
+
+    async def unregister(self, partner_id: int) -> Partner:
+        """End the registration on both sides (credentials DELETE)."""
+        ...
+
+
+def new_credentials_token() -> str:
+    """A fresh OCPI credentials token: 256 random bits as 43 printable characters."""
+    return secrets.token_urlsafe(32)
+
+
+def _partner(row: Any) -> Partner:
+    return Partner.model_validate(row)
+
+
+def _access(row: Any) -> PartnerAccess:
+    return PartnerAccess(
+        partner=_partner(row),
+        token_a=row.token_a,
+        incoming_token=row.incoming_token,
+        outgoing_token=row.outgoing_token,
+    )
+
+
+class PartnerService:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_token_a(self, token_a: str) -> NewTokenA:
+        """A pending partner that may register with us using ``token_a``."""
+        return NewTokenA(partner_id=await self.create_pending(token_a=token_a), token_a=token_a)
+
+    async def create_pending(
+        self,
+        *,
+        token_a: str | None = None,
+        incoming_token: str | None = None,
+        outgoing_token: str | None = None,
+        versions_url: str | None = None,
+    ) -> int:
+        now = utc_now()
+
+        async def op(tx: WriteTx) -> int:
+            result = await tx.execute(
+                insert(PartnerRow)
+                .values(
+                    status=PartnerStatus.PENDING.value,
+                    token_a=token_a,
+                    incoming_token=incoming_token,
+                    outgoing_token=outgoing_token,
+                    versions_url=versions_url,
+                    roles=[],
+                    endpoints=[],
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(PartnerRow.id)
+            )
+            return int(result.scalar_one())
+
+        return await self._db.write(op)
+
+    async def by_token(self, token: str) -> PartnerAccess | None:
+        """The partner presenting ``token``, as token A or as its credentials token."""
+        row = await self._db.fetch_one(
+            select(PartnerRow).where(
+                or_(PartnerRow.token_a == token, PartnerRow.incoming_token == token)
+            )
+        )
+        return None if row is None else _access(row)
+
+    async def access(self, partner_id: int) -> PartnerAccess:
+        row = await self._db.fetch_one(select(PartnerRow).where(PartnerRow.id == partner_id))
+        if row is None:
+            raise PartnerNotFound(partner_id)
+        return _access(row)
+
+    async def get(self, partner_id: int) -> Partner:
+        return (await self.access(partner_id)).partner
+
+    async def find(self) -> list[Partner]:
+        rows = await self._db.fetch_all(select(PartnerRow).order_by(PartnerRow.id))
+        return [_partner(row) for row in rows]
+
+    async def update(self, partner_id: int, **values: Any) -> Partner:
+        """Store new registration data (status, tokens, version, roles, endpoints)."""
+        if isinstance(values.get("status"), PartnerStatus):
+            values["status"] = values["status"].value
+        values["updated_at"] = utc_now()
+
+        async def op(tx: WriteTx) -> int:
+            result = await tx.execute(
+                update(PartnerRow).where(PartnerRow.id == partner_id).values(**values)
+            )
+            return result.rowcount
+
+        if await self._db.write(op) == 0:
+            raise PartnerNotFound(partner_id)
+        return await self.get(partner_id)
+
+    async def unregister(self, partner_id: int) -> Partner:
+        """Forget every token: neither side may call the other any more."""
+        return await self.update(
+            partner_id,
+            status=PartnerStatus.UNREGISTERED,
+            token_a=None,
+            incoming_token=None,
+            outgoing_token=None,
+        )
+
+
+async def registered_partners(tx: WriteTx) -> list[Partner]:
+    """Inside a write: the partners a change must be pushed to."""
+    result = await tx.execute(
+        select(PartnerRow).where(PartnerRow.status == PartnerStatus.REGISTERED.value)
+    )
+    return [_partner(row) for row in result.all()]

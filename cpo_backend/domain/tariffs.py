@@ -1,0 +1,132 @@
+"""Our tariffs: what the operator charges, as OCPI 2.2.1 Tariff objects.
+
+Validation is the pricing engine's (:func:`cpo_backend.pricing.parse_tariff`), so a
+tariff that can be stored can also price a session. Deleting keeps the row, flagged:
+sessions that started under a tariff are priced with it even after it is withdrawn.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from cpo_backend.db.database import Database
+from cpo_backend.db.tables_ocpi import TariffRow
+from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.events import TariffChanged
+from cpo_backend.domain.paging import fetch_page, updated_window
+from cpo_backend.domain.time import format_utc, utc_now
+from cpo_backend.pricing import Tariff, parse_tariff, render_tariff
+
+# The fields of a Tariff that are ours to set, not the operator's.
+OWNED_FIELDS = ("country_code", "party_id", "id", "last_updated")
+
+
+class TariffNotFound(Exception):
+    pass
+
+
+def as_tariff(row: Any, country_code: str, party_id: str) -> Tariff:
+    """A stored row as the pricing model, with our identity filled in."""
+    data = dict(row.details)
+    data.update(
+        country_code=country_code,
+        party_id=party_id,
+        id=row.id,
+        last_updated=format_utc(row.last_updated),
+    )
+    return parse_tariff(data)
+
+
+class TariffService:
+    def __init__(self, db: Database, country_code: str, party_id: str) -> None:
+        self._db = db
+        self._country_code = country_code
+        self._party_id = party_id
+
+    def _tariff(self, row: Any) -> Tariff:
+        return as_tariff(row, self._country_code, self._party_id)
+
+    async def put(self, tariff_id: str, data: dict[str, Any]) -> Tariff:
+        """Create or replace; raises ``InvalidTariffError`` naming the bad field."""
+        now = utc_now()
+        fields = {key: value for key, value in data.items() if key not in OWNED_FIELDS}
+        checked = parse_tariff(
+            fields
+            | {
+                "country_code": self._country_code,
+                "party_id": self._party_id,
+                "id": tariff_id,
+                "last_updated": format_utc(now),
+            }
+        )
+        details = {k: v for k, v in render_tariff(checked).items() if k not in OWNED_FIELDS}
+
+        async def op(tx: WriteTx) -> None:
+            found = await tx.execute(select(TariffRow.id).where(TariffRow.id == tariff_id))
+            if found.first() is None:
+                await tx.execute(
+                    insert(TariffRow).values(
+                        id=tariff_id,
+                        details=details,
+                        deleted=False,
+                        created_at=now,
+                        last_updated=now,
+                    )
+                )
+            else:
+                await tx.execute(
+                    update(TariffRow)
+                    .where(TariffRow.id == tariff_id)
+                    .values(details=details, deleted=False, last_updated=now)
+                )
+            tx.emit(TariffChanged("", now, tariff_id, deleted=False))
+
+        await self._db.write(op)
+        return await self.get(tariff_id)
+
+    async def delete(self, tariff_id: str) -> None:
+        now = utc_now()
+
+        async def op(tx: WriteTx) -> int:
+            result = await tx.execute(
+                update(TariffRow)
+                .where(TariffRow.id == tariff_id, TariffRow.deleted.is_(False))
+                .values(deleted=True, last_updated=now)
+            )
+            if result.rowcount:
+                tx.emit(TariffChanged("", now, tariff_id, deleted=True))
+            return result.rowcount
+
+        if await self._db.write(op) == 0:
+            raise TariffNotFound(tariff_id)
+
+    async def get(self, tariff_id: str, *, include_deleted: bool = False) -> Tariff:
+        query = select(TariffRow).where(TariffRow.id == tariff_id)
+        if not include_deleted:
+            query = query.where(TariffRow.deleted.is_(False))
+        row = await self._db.fetch_one(query)
+        if row is None:
+            raise TariffNotFound(tariff_id)
+        return self._tariff(row)
+
+    async def page(
+        self,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        updated_from: datetime | None = None,
+        updated_to: datetime | None = None,
+    ) -> tuple[list[Tariff], int]:
+        """Live tariffs, one page in creation order, and how many match in all."""
+        query = select(TariffRow).where(
+            TariffRow.deleted.is_(False),
+            *updated_window(TariffRow.last_updated, updated_from, updated_to),
+        )
+        async with self._db.read() as conn:
+            rows, total = await fetch_page(
+                conn, query, (TariffRow.created_at, TariffRow.id), offset, limit
+            )
+        return [self._tariff(row) for row in rows], total

@@ -1,0 +1,280 @@
+"""Transaction events (OCPP 2.0.1): a journal, and what each event means for the session.
+
+A 2.0.1 charger describes a session as numbered events (Started, Updated ..., Ended)
+that it may send twice, send hours late (offline operation) or lose. What we keep is
+the same neutral :class:`~cpo_backend.domain.model.Transaction` a 1.6 charger produces,
+so every integrity rule of :mod:`cpo_backend.domain.transactions` applies unchanged;
+this module only decides which of its operations an event stands for:
+
+- the journal key (station, charger transaction id, seqNo) makes replays harmless: an
+  event already journaled is answered again and changes nothing;
+- the first event seen of a transaction opens it (normally Started; an Updated whose
+  Started never came still opens it, at the Updated's time);
+- a Started that arrives after later events of its transaction only fills in the start
+  facts still unknown (:meth:`TransactionService.amend`);
+- Ended stops it with the charger's own timestamp and final meter reading, however late
+  it comes; an Ended of a transaction never seen is kept as an orphan, as in 1.6;
+- ``chargingState`` is the newest one by the charger's timestamps, not by arrival;
+- gaps in seqNo are read from the journal (``TransactionDetails.missing_seq_nos``);
+- what the journal holds for a transaction is read once and then kept in memory, so the
+  steady stream of Updated events reads nothing.
+
+Effects are applied before the event is journaled: if the process dies in between, the
+charger's resend is applied again (the start and stop rules absorb that) instead of being
+taken for a replay and lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from sqlalchemy import select
+
+from cpo_backend.db.bulk import BulkInsert
+from cpo_backend.db.database import Database
+from cpo_backend.db.tables import TransactionEventRow
+from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.meter import SampledValue, energy_register_wh
+from cpo_backend.domain.model import IdTokenInfo, Transaction, TransactionStatus
+from cpo_backend.domain.time import utc_now
+from cpo_backend.domain.tokens import TokenService
+from cpo_backend.domain.transactions import StartRequest, StopRequest, TransactionService
+
+log = structlog.get_logger(__name__)
+
+STARTED = "Started"
+UPDATED = "Updated"
+ENDED = "Ended"
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEventReport:
+    """One TransactionEvent, protocol spelling already translated."""
+
+    station_id: str
+    charger_transaction_id: str
+    seq_no: int
+    event_type: str
+    trigger_reason: str
+    timestamp: datetime
+    charging_state: str | None = None
+    stopped_reason: str | None = None
+    offline: bool = False
+    evse_id: int | None = None
+    connector_id: int | None = None
+    id_token: str | None = None
+    number_of_phases_used: int | None = None
+    cable_max_current: int | None = None
+    reservation_id: int | None = None
+    remote_start_id: int | None = None
+    samples: Sequence[SampledValue] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EventOutcome:
+    """Our transaction id (None for an Ended we could not tie to one) and the token verdict."""
+
+    transaction_id: int | None
+    id_token_info: IdTokenInfo | None
+    replayed: bool
+
+
+@dataclass
+class _Progress:
+    """What this node knows of one transaction's journal, read once and then kept current.
+
+    A charger sends an Updated every few seconds per transaction; with this, a steady
+    Updated costs no read at all, only writes that batch with everybody else's.
+    """
+
+    seq_nos: set[int]
+    # The charger's time of the newest event that carried a charging state, and that state.
+    state_at: datetime | None
+    state: str | None
+    # The transaction, once seen active: its id, EVSE and connector do not change any more.
+    active: Transaction | None = None
+
+
+_KEY_COLUMNS = ["station_id", "charger_transaction_id", "seq_no"]
+_journal_insert = BulkInsert(
+    TransactionEventRow.__table__,  # type: ignore[arg-type]
+    [
+        *_KEY_COLUMNS,
+        "transaction_id",
+        "event_type",
+        "trigger_reason",
+        "charging_state",
+        "stopped_reason",
+        "offline",
+        "evse_id",
+        "connector_id",
+        "id_token",
+        "number_of_phases_used",
+        "cable_max_current",
+        "reservation_id",
+        "remote_start_id",
+        "timestamp",
+        "received_at",
+    ],
+    # A replay racing its original (a reconnect overlapping the old socket) loses.
+    skip_duplicates=True,
+)
+
+
+class TransactionEventService:
+    def __init__(self, db: Database, transactions: TransactionService, tokens: TokenService):
+        self._db = db
+        self._transactions = transactions
+        self._tokens = tokens
+        self._progress: dict[tuple[str, str], _Progress] = {}
+
+    async def record(self, event: TransactionEventReport) -> EventOutcome:
+        """Apply ``event`` once; a replay gets the same kind of answer and changes nothing."""
+        info = await self._tokens.authorize(event.id_token) if event.id_token else None
+        key = (event.station_id, event.charger_transaction_id)
+        progress = self._progress.get(key) or await self._load(key)
+        if event.seq_no in progress.seq_nos:
+            known = await self._transactions.find_by_charger_id(*key)
+            return EventOutcome(known.id if known else None, info, True)
+        expected = max(progress.seq_nos, default=-1) + 1
+        if event.seq_no > expected:
+            log.warning(
+                "transaction event sequence gap",
+                station=event.station_id,
+                transaction=event.charger_transaction_id,
+                expected=expected,
+                received=event.seq_no,
+            )
+        known = progress.active or await self._transactions.find_by_charger_id(*key)
+        if event.event_type == ENDED:
+            transaction_id = await self._end(event, known)
+        else:
+            transaction_id = await self._start_or_update(event, known, progress)
+            if progress.active is None:
+                current = await self._transactions.find_by_charger_id(*key)
+                if current is not None and current.status == TransactionStatus.ACTIVE:
+                    progress.active = current
+        await self._journal(event, transaction_id)
+        progress.seq_nos.add(event.seq_no)
+        if event.event_type == ENDED:
+            # Late events after the end reload the journal once; nothing stays in memory.
+            self._progress.pop(key, None)
+        return EventOutcome(transaction_id, info, False)
+
+    async def _load(self, key: tuple[str, str]) -> _Progress:
+        rows = await self._db.fetch_all(
+            select(
+                TransactionEventRow.seq_no,
+                TransactionEventRow.charging_state,
+                TransactionEventRow.timestamp,
+            )
+            .where(TransactionEventRow.station_id == key[0])
+            .where(TransactionEventRow.charger_transaction_id == key[1])
+        )
+        states = sorted(
+            (row.timestamp, row.charging_state) for row in rows if row.charging_state is not None
+        )
+        newest = states[-1] if states else (None, None)
+        progress = self._progress[key] = _Progress({row.seq_no for row in rows}, *newest)
+        return progress
+
+    async def _start_or_update(
+        self, event: TransactionEventReport, known: Transaction | None, progress: _Progress
+    ) -> int:
+        start = StartRequest(
+            station_id=event.station_id,
+            evse_id=event.evse_id if event.evse_id is not None else 0,
+            connector_id=event.connector_id if event.connector_id is not None else 1,
+            id_token=event.id_token,
+            meter_start_wh=energy_register_wh(list(event.samples)),
+            started_at=event.timestamp,
+            reservation_id=event.reservation_id,
+            charger_transaction_id=event.charger_transaction_id,
+        )
+        if known is None:
+            transaction_id = (await self._transactions.start(start)).transaction_id
+        else:
+            transaction_id = known.id
+        newest_state = self._newer_state(event, progress)
+        late_start = start if known is not None and event.event_type == STARTED else None
+        if late_start is not None or event.id_token is not None or newest_state is not None:
+            await self._transactions.amend(
+                event.station_id,
+                event.charger_transaction_id,
+                start=late_start,
+                id_token=event.id_token,
+                charging_state=newest_state,
+            )
+        if event.samples:
+            await self._transactions.meter_values(
+                event.station_id,
+                start.evse_id if known is None else known.evse_id,
+                start.connector_id if known is None else known.connector_id,
+                event.charger_transaction_id,
+                event.samples,
+            )
+        return transaction_id
+
+    async def _end(self, event: TransactionEventReport, known: Transaction | None) -> int | None:
+        meter_stop = energy_register_wh(list(event.samples))
+        if meter_stop is None and known is not None:
+            meter_stop = known.last_meter_wh
+        await self._transactions.stop(
+            StopRequest(
+                station_id=event.station_id,
+                charger_transaction_id=event.charger_transaction_id,
+                meter_stop_wh=meter_stop,
+                stopped_at=event.timestamp,
+                id_token=event.id_token,
+                reason=event.stopped_reason,
+                samples=event.samples,
+            )
+        )
+        await self._transactions.amend(
+            event.station_id, event.charger_transaction_id, charging_state=event.charging_state
+        )
+        ended = await self._transactions.find_by_charger_id(
+            event.station_id, event.charger_transaction_id
+        )
+        return ended.id if ended else None
+
+    @staticmethod
+    def _newer_state(event: TransactionEventReport, progress: _Progress) -> str | None:
+        """``event``'s charging state if it changes the newest one by the charger's clock."""
+        if event.charging_state is None:
+            return None
+        if progress.state_at is not None and event.timestamp < progress.state_at:
+            return None  # a late event: a newer one already set the state
+        changed = event.charging_state != progress.state
+        progress.state_at, progress.state = event.timestamp, event.charging_state
+        return event.charging_state if changed else None
+
+    async def _journal(self, event: TransactionEventReport, transaction_id: int | None) -> None:
+        row = (
+            event.station_id,
+            event.charger_transaction_id,
+            event.seq_no,
+            transaction_id,
+            event.event_type,
+            event.trigger_reason,
+            event.charging_state,
+            event.stopped_reason,
+            event.offline,
+            event.evse_id,
+            event.connector_id,
+            event.id_token,
+            event.number_of_phases_used,
+            event.cable_max_current,
+            event.reservation_id,
+            event.remote_start_id,
+            event.timestamp,
+            utc_now(),
+        )
+
+        async def op(tx: WriteTx) -> None:
+            tx.insert_later(_journal_insert, [row])
+
+        await self._db.write(op)

@@ -1,0 +1,128 @@
+"""The OCPI side assembled: the ASGI app mounted at ``/ocpi``, the outbox and the client.
+
+The composition root builds one :class:`OcpiInterface`, mounts :attr:`asgi` and calls
+:meth:`start` / :meth:`stop`; everything OCPI is reachable from here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from cpo_backend.config import OcpiSettings
+from cpo_backend.db.database import Database
+from cpo_backend.domain.events import EventBus
+from cpo_backend.ocpi import (
+    cdrs,
+    commands,
+    credentials,
+    hubclientinfo,
+    locations,
+    sessions,
+    tariffs,
+    tokens,
+)
+from cpo_backend.ocpi.command_results import CommandRunner
+from cpo_backend.ocpi.context import VERSION, VERSION_211, DomainServices, OcpiContext
+from cpo_backend.ocpi.context import credentials_211 as to_211
+from cpo_backend.ocpi.outbox import OutboxRecorder, OutboxWorker
+from cpo_backend.ocpi.realtime import OcpiRealtimeAuthorizer
+from cpo_backend.ocpi.registration import Credentials211, OcpiRegistrar
+from cpo_backend.ocpi.transport import errors
+from cpo_backend.ocpi.transport.client import OcpiClient
+from cpo_backend.ocpi.transport.headers import MessageIdMiddleware, Party
+from cpo_backend.ocpi.v211 import locations as v211_locations
+from cpo_backend.ocpi.v211 import tariffs as v211_tariffs
+from cpo_backend.ocpi.versions import versions_router
+
+# (identifier, our interface role) of every module served: version details lists these.
+MODULES: tuple[tuple[str, str], ...] = (
+    ("credentials", "SENDER"),
+    ("locations", "SENDER"),
+    ("tariffs", "SENDER"),
+    ("tokens", "RECEIVER"),
+    ("commands", "RECEIVER"),
+    ("sessions", "SENDER"),
+    ("cdrs", "SENDER"),
+    ("hubclientinfo", "RECEIVER"),
+)
+
+
+MODULES_211: tuple[tuple[str, str], ...] = (
+    ("credentials", "SENDER"),
+    ("locations", "SENDER"),
+    ("tariffs", "SENDER"),
+)
+
+
+def create_ocpi_app(ctx: OcpiContext) -> FastAPI:
+    app = FastAPI(title="cpo-backend OCPI 2.2.1", openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.ocpi = ctx
+    errors.install(app)
+    app.include_router(versions_router({VERSION: MODULES, VERSION_211: MODULES_211}))
+    app.include_router(credentials.router, prefix=f"/{VERSION}")
+    app.include_router(locations.router, prefix=f"/{VERSION}")
+    app.include_router(tariffs.router, prefix=f"/{VERSION}")
+    app.include_router(tokens.router, prefix=f"/{VERSION}")
+    app.include_router(commands.router, prefix=f"/{VERSION}")
+    app.include_router(sessions.router, prefix=f"/{VERSION}")
+    app.include_router(cdrs.router, prefix=f"/{VERSION}")
+    app.include_router(hubclientinfo.router, prefix=f"/{VERSION}")
+    credentials_211 = credentials.credentials_router(VERSION_211, Credentials211, to_211)
+    for router in (credentials_211, v211_locations.router, v211_tariffs.router):
+        app.include_router(router, prefix=f"/{VERSION_211}")
+    return app
+
+
+class OcpiInterface:
+    def __init__(
+        self,
+        settings: OcpiSettings,
+        db: Database,
+        events: EventBus,
+        services: DomainServices,
+        command_timeout: float,
+    ) -> None:
+        self._http = httpx.AsyncClient(timeout=settings.request_timeout)
+        self.context = OcpiContext(
+            settings,
+            db,
+            services.partners,
+            services.locations,
+            services.tariffs,
+            services.partner_tokens,
+            services.transactions,
+            command_timeout,
+            OcpiClient(self._http, Party(settings.country_code, settings.party_id)),
+        )
+        if settings.public_url:
+            self.context.public_url = settings.public_url
+        self.registrar = OcpiRegistrar(self.context)
+        services.partner_tokens.realtime = OcpiRealtimeAuthorizer(self.context)
+        self.outbox = OutboxWorker(db, self.context)
+        self.commands = CommandRunner(services.commands, self.outbox)
+        events.transactional_handlers.append(OutboxRecorder(self.context).on_event)
+        events.transactional_handlers.append(sessions.SessionRecorder(self.context).on_event)
+        events.subscribe(self.outbox.notify)
+        self.cdrs = cdrs.CdrSealer(self.context, self.outbox)
+        events.subscribe(self.cdrs.notify)
+        app = create_ocpi_app(self.context)
+        app.state.command_runner = self.commands
+        # Outside the app's own error middleware, so that even a 500 carries the ids.
+        self.asgi = MessageIdMiddleware(app)
+
+    def listening_on(self, host: str, port: int) -> None:
+        """Our public URL when none is configured: the address the listener is bound to."""
+        if not self.context.settings.public_url:
+            shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            self.context.public_url = f"http://{shown}:{port}"
+
+    async def start(self) -> None:
+        await self.outbox.start()
+        await self.cdrs.start()
+
+    async def stop(self) -> None:
+        await self.commands.stop()
+        await self.cdrs.stop()
+        await self.outbox.stop()
+        await self._http.aclose()

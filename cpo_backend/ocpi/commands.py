@@ -1,0 +1,197 @@
+"""The commands module, Receiver interface: START_SESSION, STOP_SESSION,
+UNLOCK_CONNECTOR, RESERVE_NOW and CANCEL_RESERVATION.
+
+Each request is checked and resolved to a station and a version-neutral command here;
+the answer is a CommandResponse (ACCEPTED with a timeout, or REJECTED/UNKNOWN_SESSION
+when it cannot be carried out), the CommandResult follows on ``response_url``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, ValidationError
+
+from cpo_backend.domain import commands as c
+from cpo_backend.domain.locations import LocationNotFound
+from cpo_backend.domain.model import TransactionStatus
+from cpo_backend.domain.transactions import TransactionNotFound
+from cpo_backend.ocpi.auth import Context, ModuleCaller
+from cpo_backend.ocpi.command_results import CommandRunner, PlannedCommand
+from cpo_backend.ocpi.context import OcpiContext
+from cpo_backend.ocpi.tokens import Token
+from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
+from cpo_backend.ocpi.transport.pagination import require_datetime
+
+router = APIRouter(prefix="/commands")
+
+CommandType = Literal[
+    "START_SESSION", "STOP_SESSION", "UNLOCK_CONNECTOR", "RESERVE_NOW", "CANCEL_RESERVATION"
+]
+
+
+class StartSession(BaseModel):
+    response_url: str
+    token: Token
+    location_id: str
+    evse_uid: str | None = None
+    connector_id: str | None = None
+    authorization_reference: str | None = None
+
+
+class StopSession(BaseModel):
+    response_url: str
+    session_id: str
+
+
+class UnlockConnector(BaseModel):
+    response_url: str
+    location_id: str
+    evse_uid: str
+    connector_id: str
+
+
+class ReserveNow(BaseModel):
+    response_url: str
+    token: Token
+    expiry_date: str
+    reservation_id: str
+    location_id: str
+    evse_uid: str | None = None
+    authorization_reference: str | None = None
+
+
+class CancelReservation(BaseModel):
+    response_url: str
+    reservation_id: str
+
+
+MODELS: dict[str, type[BaseModel]] = {
+    "START_SESSION": StartSession,
+    "STOP_SESSION": StopSession,
+    "UNLOCK_CONNECTOR": UnlockConnector,
+    "RESERVE_NOW": ReserveNow,
+    "CANCEL_RESERVATION": CancelReservation,
+}
+
+
+class Refused(Exception):
+    """The command cannot be carried out: CommandResponse ``result`` and why."""
+
+    def __init__(self, result: str, message: str) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def reservation_number(owner: str, reservation_id: str) -> int:
+    """OCPP wants an integer reservation id; OCPI gives a string: a stable 31-bit hash
+    of the partner and its id, so that CANCEL_RESERVATION finds what RESERVE_NOW made."""
+    if reservation_id.isdigit() and int(reservation_id) < 2**31:
+        return int(reservation_id)
+    return zlib.crc32(f"{owner}*{reservation_id}".encode()) & 0x7FFFFFFF
+
+
+async def _evse(ctx: OcpiContext, location_id: str, evse_uid: str | None) -> tuple[str, int]:
+    """The station and OCPP EVSE behind an OCPI EVSE (the only one, if none is named)."""
+    try:
+        location = await ctx.locations.get(location_id)
+    except LocationNotFound:
+        raise OcpiError(StatusCode.UNKNOWN_LOCATION, "Unknown location") from None
+    live = [e for e in location.evses if e.status != "REMOVED"]
+    if evse_uid is None and len(live) == 1:
+        evse_uid = live[0].uid
+    found = next((e for e in live if e.uid == evse_uid), None)
+    if found is None:
+        raise Refused("REJECTED", "evse_uid missing or unknown at this location")
+    if found.station_id is None or found.ocpp_evse_id is None:
+        raise Refused("REJECTED", "EVSE is not bound to a charging station")
+    return found.station_id, found.ocpp_evse_id
+
+
+async def _remember_token(ctx: OcpiContext, token: Token) -> None:
+    """The charger will ask about the token the eMSP starts with: know it by then."""
+    stamp = require_datetime("token.last_updated", token.last_updated)
+    await ctx.partner_tokens.put(token.model_dump(exclude_none=True), stamp)
+
+
+async def _plan(ctx: OcpiContext, partner_id: int, body: BaseModel) -> PlannedCommand:
+    def planned(station_id: str, command: c.Command, **overrides: str) -> PlannedCommand:
+        url = getattr(body, "response_url")  # noqa: B009 (every command model has it)
+        return PlannedCommand(partner_id, station_id, command, url, overrides)
+
+    match body:
+        case StartSession():
+            station_id, evse_id = await _evse(ctx, body.location_id, body.evse_uid)
+            await _remember_token(ctx, body.token)
+            ctx.remote_starts[body.token.uid] = True
+            return planned(station_id, c.RemoteStart(body.token.uid, evse_id=evse_id))
+        case StopSession():
+            if not body.session_id.isdigit():
+                raise Refused("UNKNOWN_SESSION", "unknown session")
+            try:
+                session = await ctx.transactions.get(int(body.session_id))
+            except TransactionNotFound:
+                raise Refused("UNKNOWN_SESSION", "unknown session") from None
+            if session.status != TransactionStatus.ACTIVE or not session.charger_transaction_id:
+                raise Refused("UNKNOWN_SESSION", "session is not active")
+            return planned(session.station_id, c.RemoteStop(session.charger_transaction_id))
+        case UnlockConnector():
+            station_id, evse_id = await _evse(ctx, body.location_id, body.evse_uid)
+            connector = int(body.connector_id) if body.connector_id.isdigit() else 1
+            return planned(station_id, c.UnlockConnector(evse_id, connector))
+        case ReserveNow():
+            station_id, evse_id = await _evse(ctx, body.location_id, body.evse_uid)
+            await _remember_token(ctx, body.token)
+            expires = require_datetime("expiry_date", body.expiry_date)
+            number = reservation_number(str(partner_id), body.reservation_id)
+            ctx.reservations[number] = station_id
+            reserve = c.ReserveNow(
+                number, body.token.uid, expires, evse_id, group_id=body.token.group_id
+            )
+            return planned(station_id, reserve)
+        case CancelReservation():
+            number = reservation_number(str(partner_id), body.reservation_id)
+            reserved_at = ctx.reservations.get(number)
+            if reserved_at is None:
+                raise Refused("REJECTED", "unknown reservation")
+            cancel = c.CancelReservation(number)
+            return planned(reserved_at, cancel, Rejected="UNKNOWN_RESERVATION")
+    raise Refused("NOT_SUPPORTED", "unsupported command")
+
+
+def command_runner(request: Request) -> CommandRunner:
+    found: CommandRunner = request.app.state.command_runner
+    return found
+
+
+def _response(result: str, timeout: int, message: str | None = None) -> OcpiResponse:
+    data: dict[str, Any] = {"result": result, "timeout": timeout}
+    if message:
+        data["message"] = [{"language": "en", "text": message}]
+    return ocpi_response(data)
+
+
+@router.post("/{command}")
+async def receive_command(
+    ctx: Context,
+    caller: ModuleCaller,
+    runner: Annotated[CommandRunner, Depends(command_runner)],
+    command: CommandType,
+    body: Annotated[dict[str, Any], Body()],
+) -> OcpiResponse:
+    try:
+        parsed = MODELS[command].model_validate(body)
+    except ValidationError as error:
+        fields = "; ".join(
+            ".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in error.errors()
+        )
+        raise OcpiError(StatusCode.INVALID_PARAMETERS, fields) from None
+    timeout = int(ctx.command_timeout) + 1
+    try:
+        planned = await _plan(ctx, caller.partner.id, parsed)
+    except Refused as refused:
+        return _response(refused.result, timeout, str(refused))
+    runner.spawn(planned)
+    return _response("ACCEPTED", timeout)

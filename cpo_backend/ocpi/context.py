@@ -1,0 +1,109 @@
+"""What the OCPI routes are given by the composition root, and our own identity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from cpo_backend.config import OcpiSettings
+from cpo_backend.db.database import Database
+from cpo_backend.domain.commands import CommandService
+from cpo_backend.domain.locations import LocationService
+from cpo_backend.domain.partner_tokens import PartnerTokenService
+from cpo_backend.domain.partners import Partner, PartnerService
+from cpo_backend.domain.tariffs import TariffService
+from cpo_backend.domain.transactions import TransactionService
+from cpo_backend.ocpi.transport.client import OcpiClient
+from cpo_backend.ocpi.transport.headers import Party
+
+VERSION = "2.2.1"
+VERSION_211 = "2.1.1"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainServices:
+    """The domain services the OCPI side works with, as the composition root built them."""
+
+    partners: PartnerService
+    locations: LocationService
+    tariffs: TariffService
+    partner_tokens: PartnerTokenService
+    transactions: TransactionService
+    commands: CommandService
+
+
+@dataclass
+class OcpiContext:
+    settings: OcpiSettings
+    db: Database
+    partners: PartnerService
+    locations: LocationService
+    tariffs: TariffService
+    partner_tokens: PartnerTokenService
+    transactions: TransactionService
+    # Seconds a charger has to answer a command (CommandResponse.timeout).
+    command_timeout: float
+    client: OcpiClient
+    # Set once the HTTP listener is bound when ``settings.public_url`` is not given.
+    public_url: str = field(default="http://127.0.0.1:8000")
+    # OCPP reservation id -> station, so that CANCEL_RESERVATION knows where to go.
+    reservations: dict[int, str] = field(default_factory=dict)
+    # Token uids of START_SESSION commands sent: their session's auth_method is COMMAND.
+    remote_starts: dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def us(self) -> Party:
+        return Party(self.settings.country_code, self.settings.party_id)
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.public_url.rstrip('/')}/ocpi/versions"
+
+    def version_url(self, version: str = VERSION) -> str:
+        return f"{self.public_url.rstrip('/')}/ocpi/{version}"
+
+    def module_url(self, module: str, version: str = VERSION) -> str:
+        return f"{self.version_url(version)}/{module}"
+
+    def credentials(self, token: str) -> dict[str, Any]:
+        """Our Credentials object carrying ``token`` for the partner to use."""
+        business = self.settings.business_details.model_dump(exclude_none=True)
+        return {
+            "token": token,
+            "url": self.versions_url,
+            "roles": [
+                {
+                    "role": "CPO",
+                    "party_id": self.settings.party_id,
+                    "country_code": self.settings.country_code,
+                    "business_details": business,
+                }
+            ],
+        }
+
+
+def credentials_211(ctx: OcpiContext, token: str) -> dict[str, Any]:
+    """Our OCPI 2.1.1 Credentials object: one party, no roles."""
+    role = ctx.credentials(token)["roles"][0]
+    return {
+        "token": token,
+        "url": ctx.versions_url,
+        "business_details": role["business_details"],
+        "party_id": role["party_id"],
+        "country_code": role["country_code"],
+    }
+
+
+def partner_party(partner: Partner) -> Party | None:
+    """The party we address a partner's functional modules to: its first role."""
+    for role in partner.roles:
+        if role.get("country_code") and role.get("party_id"):
+            return Party(str(role["country_code"]).upper(), str(role["party_id"]).upper())
+    return None
+
+
+def context(request: Request) -> OcpiContext:
+    found: OcpiContext = request.app.state.ocpi
+    return found

@@ -1,0 +1,291 @@
+"""The persisted outbox: every push to a partner, written with its cause, delivered later.
+
+:class:`OutboxRecorder` is a transactional event handler: the rows it writes commit in
+the very transaction of the change (an EVSE status, a location edit) or not at all, so
+no push is lost to a crash between the two. :class:`OutboxWorker` delivers them: the
+oldest pending row of each object first (a PATCH never overtakes the PUT it amends),
+objects in parallel, a failure retried with exponential backoff until the partner
+answers with OCPI status 1000. Rows stay in the database, so a restart resumes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import func, insert, select, update
+
+from cpo_backend.db.database import Database
+from cpo_backend.db.tables_ocpi import OutboxRow, TariffRow
+from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.events import (
+    DomainEvent,
+    EvseStatusChanged,
+    LocationChanged,
+    TariffChanged,
+    TransactionEnded,
+    TransactionMetered,
+    TransactionStarted,
+)
+from cpo_backend.domain.locations import load_locations
+from cpo_backend.domain.partners import Partner, PartnerStatus, registered_partners
+from cpo_backend.domain.tariffs import as_tariff
+from cpo_backend.domain.time import format_utc, utc_now
+from cpo_backend.ocpi.background import WakeableLoop
+from cpo_backend.ocpi.context import VERSION, OcpiContext, partner_party
+from cpo_backend.ocpi.locations import render_location
+from cpo_backend.ocpi.transport.client import PartnerCallFailed, PartnerReply
+from cpo_backend.pricing import render_tariff
+
+log = structlog.get_logger(__name__)
+
+PENDING = "pending"
+DELIVERED = "delivered"
+DROPPED = "dropped"
+_BATCH = 1000
+_PARALLEL = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """One request owed to every partner offering ``module`` as a Receiver."""
+
+    module: str
+    method: str
+    path: str
+    object_key: str
+    body: dict[str, Any] | None
+
+
+# Events whose transaction may have written outbox rows.
+WAKING_EVENTS = (
+    LocationChanged,
+    EvseStatusChanged,
+    TariffChanged,
+    TransactionStarted,
+    TransactionMetered,
+    TransactionEnded,
+)
+
+AfterDelivery = Callable[[WriteTx, Any, PartnerReply], Awaitable[None]]
+
+
+def is_absolute(path: str) -> bool:
+    """Rows for a URL the partner gave us (a command's response_url) hold the whole URL."""
+    return path.startswith(("http://", "https://"))
+
+
+def outbox_row(partner_id: int, push: Push) -> dict[str, Any]:
+    now = utc_now()
+    return {
+        "partner_id": partner_id,
+        "module": push.module,
+        "interface_role": "RECEIVER",
+        "method": push.method,
+        "path": push.path,
+        "object_key": push.object_key,
+        "body": push.body,
+        "state": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def backoff(attempts: int, base: float, maximum: float) -> float:
+    """Seconds before the next try after ``attempts`` failures: base, 2*base ... maximum."""
+    return float(min(maximum, base * 2 ** min(attempts - 1, 30)))
+
+
+class OutboxRecorder:
+    """Turns domain events into outbox rows, inside the transaction that emitted them."""
+
+    def __init__(self, ctx: OcpiContext) -> None:
+        self._ctx = ctx
+
+    async def on_event(self, tx: WriteTx, event: DomainEvent) -> None:
+        pushes = await self._pushes(tx, event)
+        if not pushes:
+            return
+        partners = await registered_partners(tx)
+        rows = [
+            outbox_row(partner.id, push)
+            for push in pushes
+            for partner in _receivers(partners, push.module)
+        ]
+        if rows:
+            await tx.execute(insert(OutboxRow), rows)
+
+    async def _pushes(self, tx: WriteTx, event: DomainEvent) -> list[Push]:
+        us = self._ctx.us
+        prefix = f"/{us.country_code}/{us.party_id}"
+        if isinstance(event, LocationChanged):
+            found = await load_locations(tx, [event.location_id])
+            if not found:
+                return []
+            body = render_location(found[0], us)
+            key = f"location:{event.location_id}"
+            return [Push("locations", "PUT", f"{prefix}/{event.location_id}", key, body)]
+        if isinstance(event, EvseStatusChanged):
+            body = {"status": event.status, "last_updated": format_utc(event.at)}
+            path = f"{prefix}/{event.location_id}/{event.evse_uid}"
+            key = f"location:{event.location_id}"
+            return [Push("locations", "PATCH", path, key, body)]
+        if isinstance(event, TariffChanged):
+            path, key = f"{prefix}/{event.tariff_id}", f"tariff:{event.tariff_id}"
+            if event.deleted:
+                return [Push("tariffs", "DELETE", path, key, None)]
+            row = (
+                await tx.execute(select(TariffRow).where(TariffRow.id == event.tariff_id))
+            ).first()
+            tariff = render_tariff(as_tariff(row, us.country_code, us.party_id))
+            return [Push("tariffs", "PUT", path, key, tariff)]
+        return []
+
+
+def _receivers(partners: Iterable[Partner], module: str) -> list[Partner]:
+    """Partners taking pushes for ``module``: 2.2.1 ones (2.1.1 partners pull)."""
+    return [
+        p for p in partners if p.version == VERSION and p.endpoint(module, "RECEIVER") is not None
+    ]
+
+
+class OutboxWorker:
+    """Delivers pending rows; woken by commits that may have written some, else polls."""
+
+    def __init__(self, db: Database, ctx: OcpiContext) -> None:
+        self._db = db
+        self._ctx = ctx
+        self._loop = WakeableLoop(
+            "ocpi-outbox", self.deliver_due, ctx.settings.outbox_poll_interval
+        )
+        # Per module, what else to store when the partner acknowledged a row (in the
+        # same transaction that marks it delivered): the CDR's Location header, say.
+        self.after_delivery: dict[str, AfterDelivery] = {}
+
+    def notify(self, event: DomainEvent) -> None:
+        """Post-commit listener: a change that may have queued pushes wakes the worker."""
+        if isinstance(event, WAKING_EVENTS):
+            self._loop.wake()
+
+    def wake(self) -> None:
+        """Look at the outbox now: rows were written outside an event (a sealed CDR)."""
+        self._loop.wake()
+
+    async def enqueue(self, partner_id: int, push: Push) -> None:
+        """Queue one push that no other change carries (a command's result, say)."""
+
+        async def op(tx: WriteTx) -> None:
+            await tx.execute(insert(OutboxRow).values(**outbox_row(partner_id, push)))
+
+        await self._db.write(op)
+        self._loop.wake()
+
+    async def start(self) -> None:
+        await self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def deliver_due(self) -> bool:
+        """One round: the head row of every object, if due. True if any row finished.
+
+        Heads are found in SQL, so a partner with a large backlog that is not due
+        cannot hide the rows of other partners from the round.
+        """
+        heads = (
+            select(func.min(OutboxRow.id).label("id"))
+            .where(OutboxRow.state == PENDING)
+            .group_by(OutboxRow.partner_id, OutboxRow.object_key)
+            .subquery()
+        )
+        due = await self._db.fetch_all(
+            select(OutboxRow)
+            .join(heads, OutboxRow.id == heads.c.id)
+            .where(OutboxRow.next_attempt_at <= utc_now())
+            .order_by(OutboxRow.id)
+            .limit(_BATCH)
+        )
+        if not due:
+            return False
+        limit = asyncio.Semaphore(_PARALLEL)
+
+        async def guarded(row: Any) -> bool:
+            async with limit:
+                return await self._deliver(row)
+
+        return any(await asyncio.gather(*(guarded(row) for row in due)))
+
+    async def _deliver(self, row: Any) -> bool:
+        access = await self._ctx.partners.access(row.partner_id)
+        partner = access.partner
+        base = "" if is_absolute(row.path) else partner.endpoint(row.module, row.interface_role)
+        if partner.status != PartnerStatus.REGISTERED or not access.outgoing_token or base is None:
+            await self._finish(row.id, DROPPED, "partner no longer registered for this module")
+            return True
+        try:
+            reply = await self._ctx.client.request(
+                row.method,
+                base.rstrip("/") + row.path if base else row.path,
+                access.outgoing_token,
+                json=row.body,
+                to=partner_party(partner),
+                routed=True,
+            )
+        except PartnerCallFailed as error:
+            await self._retry(row, str(error))
+            return False
+        if reply.ok:
+            await self._finish(row.id, DELIVERED, None, row, reply)
+            return True
+        await self._retry(
+            row, f"HTTP {reply.http_status}, OCPI {reply.status_code}: {reply.status_message}"
+        )
+        return False
+
+    async def _finish(
+        self,
+        row_id: int,
+        state: str,
+        error: str | None,
+        row: Any = None,
+        reply: PartnerReply | None = None,
+    ) -> None:
+        now = utc_now()
+        hook = self.after_delivery.get(row.module) if row is not None else None
+
+        async def op(tx: WriteTx) -> None:
+            await tx.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row_id)
+                .values(state=state, delivered_at=now, last_error=error)
+            )
+            if hook is not None and reply is not None:
+                await hook(tx, row, reply)
+
+        await self._db.write(op)
+
+    async def _retry(self, row: Any, error: str) -> None:
+        settings = self._ctx.settings
+        attempts = row.attempts + 1
+        delay = backoff(attempts, settings.outbox_base_backoff, settings.outbox_max_backoff)
+        log.warning(
+            "outbox push failed", row=row.id, attempts=attempts, retry_in=delay, error=error
+        )
+
+        async def op(tx: WriteTx) -> None:
+            await tx.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == row.id)
+                .values(
+                    attempts=attempts,
+                    next_attempt_at=utc_now() + timedelta(seconds=delay),
+                    last_error=error,
+                )
+            )
+
+        await self._db.write(op)

@@ -1,0 +1,1 @@
+"""OCPI transport rules shared by every module: envelope, auth, headers, pagination."""

@@ -1,0 +1,237 @@
+"""OCPP 2.0.1: the charging station's calls, answered.
+
+Handlers translate between 2.0.1 payloads and the domain; the rules about stations,
+tokens, transactions and device models live in the domain services, shared with 1.6.
+
+Until a BootNotification is Accepted, a station may only be provisioned (2.0.1 B02/B03):
+any other call is refused with ``SecurityError``, except BootNotification itself and,
+while Pending, the NotifyReport parts of a report the CSMS asked for.
+
+Every charger-to-CSMS message of 2.0.1 is answered with a schema-valid payload; those we
+only keep (notifications about firmware, logs, monitoring, charging limits, ISO 15118
+certificates ...) are stored as station events for the operator.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from cpo_backend.domain.commands import CommandService
+from cpo_backend.domain.devicemodel import DeviceModelService
+from cpo_backend.domain.model import Registration
+from cpo_backend.domain.stations import BootInfo, StatusReport
+from cpo_backend.domain.time import format_utc, parse_timestamp, utc_now
+from cpo_backend.domain.txevents import TransactionEventService
+from cpo_backend.ocpp.binding import StationSession
+from cpo_backend.ocpp.protocol import ErrorKind, OcppError
+from cpo_backend.ocpp.routing import on
+from cpo_backend.ocpp.v201.payloads import (
+    ACCEPTED_INFO,
+    NO_AUTHORIZATION,
+    id_token_info,
+    id_token_value,
+    sampled_values,
+    transaction_event,
+)
+
+log = structlog.get_logger(__name__)
+
+PROTOCOL = "2.0.1"
+
+HandlerMethod = Callable[[Any, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+_ACCEPTED_ONLY = frozenset({Registration.ACCEPTED})
+_PROVISIONING = frozenset({Registration.ACCEPTED, Registration.PENDING})
+_ALWAYS = frozenset(Registration)
+
+# Messages we keep as station events only: the answer, and the field with their own time.
+STORED: dict[str, tuple[dict[str, Any], str | None]] = {
+    "SecurityEventNotification": ({}, "timestamp"),
+    "DataTransfer": ({"status": "UnknownVendorId"}, None),
+    "FirmwareStatusNotification": ({}, None),
+    "LogStatusNotification": ({}, None),
+    "NotifyEvent": ({}, "generatedAt"),
+    "NotifyMonitoringReport": ({}, "generatedAt"),
+    "NotifyChargingLimit": ({}, None),
+    # We compute no ISO 15118 schedules: the EV's needs are noted, not planned for.
+    "NotifyEVChargingNeeds": ({"status": "Rejected"}, None),
+    "NotifyEVChargingSchedule": ({"status": "Accepted"}, "timeBase"),
+    "NotifyDisplayMessages": ({}, None),
+    "NotifyCustomerInformation": ({}, "generatedAt"),
+    "ReportChargingProfiles": ({}, None),
+    "ReservationStatusUpdate": ({}, None),
+    "ClearedChargingLimit": ({}, None),
+    "PublishFirmwareStatusNotification": ({}, None),
+    # No certificate authority or OCSP responder behind this CSMS (yet): say so.
+    "Get15118EVCertificate": ({"status": "Failed", "exiResponse": ""}, None),
+    "GetCertificateStatus": ({"status": "Failed"}, None),
+    "SignCertificate": ({"status": "Rejected"}, None),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Ocpp201Services:
+    """What 2.0.1 handlers need beyond :class:`~cpo_backend.ocpp.binding.OcppServices`."""
+
+    device_model: DeviceModelService
+    transaction_events: TransactionEventService
+    # The command service is built after the bindings (it needs them): resolved late.
+    commands: Callable[[], CommandService]
+
+
+def handles(
+    action: str, allowed: frozenset[Registration] = _ACCEPTED_ONLY
+) -> Callable[[HandlerMethod], HandlerMethod]:
+    """``@on(action)``, refusing the call with SecurityError unless the registration allows."""
+
+    def mark(method: HandlerMethod) -> HandlerMethod:
+        @functools.wraps(method)
+        async def gated(self: StationHandlers, payload: dict[str, Any]) -> dict[str, Any]:
+            if self.session.registration not in allowed:
+                raise OcppError(
+                    ErrorKind.SECURITY,
+                    f"{action} is not allowed before the station is accepted "
+                    f"(registration {self.session.registration.value})",
+                )
+            return await method(self, payload)
+
+        return on(action)(gated)
+
+    return mark
+
+
+class StationHandlers:
+    """The CSMS side of one 2.0.1 charging station's calls."""
+
+    def __init__(self, session: StationSession, extra: Ocpp201Services) -> None:
+        self.session = session
+        self._services = session.services
+        self._extra = extra
+        self._station_id = session.station_id
+
+    # -- B provisioning ----------------------------------------------------------------
+
+    @handles("BootNotification", _ALWAYS)
+    async def boot_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
+        station = payload["chargingStation"]
+        modem = station.get("modem") or {}
+        info = BootInfo(
+            vendor=station["vendorName"],
+            model=station["model"],
+            serial_number=station.get("serialNumber"),
+            firmware_version=station.get("firmwareVersion"),
+            iccid=modem.get("iccid"),
+            imsi=modem.get("imsi"),
+        )
+        registration = await self._services.stations.boot(self._station_id, info, PROTOCOL)
+        self.session.registration = registration
+        settings = self._services.settings
+        if registration == Registration.ACCEPTED:
+            # Asks the station about its open transactions: after our answer, not in it.
+            self.session.after_reply.append(
+                lambda: self._extra.commands().settle_after_boot(self._station_id)
+            )
+            interval = settings.heartbeat_interval
+        else:
+            interval = settings.pending_retry_interval
+        return {
+            "status": registration.value,
+            "currentTime": format_utc(utc_now()),
+            "interval": interval,
+        }
+
+    @handles("NotifyReport", _PROVISIONING)
+    async def notify_report(self, payload: dict[str, Any]) -> dict[str, Any]:
+        await self._extra.device_model.record_report_part(
+            self._station_id,
+            payload["requestId"],
+            payload["seqNo"],
+            payload.get("tbc", False),
+            parse_timestamp(payload["generatedAt"]),
+            payload.get("reportData") or [],
+        )
+        return {}
+
+    # -- G availability ----------------------------------------------------------------
+
+    @handles("Heartbeat")
+    async def heartbeat(self, _payload: dict[str, Any]) -> dict[str, Any]:
+        return {"currentTime": format_utc(utc_now())}
+
+    @handles("StatusNotification")
+    async def status_notification(self, payload: dict[str, Any]) -> dict[str, Any]:
+        await self._services.stations.status(
+            self._station_id,
+            StatusReport(
+                evse_id=payload["evseId"],
+                connector_id=payload["connectorId"],
+                status=payload["connectorStatus"],
+                status_at=parse_timestamp(payload["timestamp"]),
+            ),
+        )
+        return {}
+
+    # -- C authorization ---------------------------------------------------------------
+
+    @handles("Authorize")
+    async def authorize(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return {"idTokenInfo": await self._verdict(payload["idToken"])}
+
+    async def _verdict(self, id_token: dict[str, Any]) -> dict[str, Any]:
+        if id_token["type"] == NO_AUTHORIZATION:
+            # The station charges without identification: nothing to refuse.
+            return id_token_info(ACCEPTED_INFO)
+        return id_token_info(await self._services.tokens.authorize(id_token_value(id_token)))
+
+    # -- E transactions, J meter values ------------------------------------------------
+
+    @handles("TransactionEvent")
+    async def transaction_event(self, payload: dict[str, Any]) -> dict[str, Any]:
+        outcome = await self._extra.transaction_events.record(
+            transaction_event(self._station_id, payload)
+        )
+        id_token = payload.get("idToken")
+        if id_token is None:
+            return {}
+        if outcome.id_token_info is None:
+            return {"idTokenInfo": await self._verdict(id_token)}
+        return {"idTokenInfo": id_token_info(outcome.id_token_info)}
+
+    @handles("MeterValues")
+    async def meter_values(self, payload: dict[str, Any]) -> dict[str, Any]:
+        # Not tied to a transaction (2.0.1 sends those in TransactionEvent); connector 0
+        # stands for the EVSE as a whole, EVSE 0 for the station's main meter.
+        samples = [s for value in payload["meterValue"] for s in sampled_values(value)]
+        await self._services.transactions.meter_values(
+            self._station_id, payload["evseId"], 0, None, samples
+        )
+        return {}
+
+    # -- kept as station events --------------------------------------------------------
+
+    async def _record(self, kind: str, payload: dict[str, Any], time_field: str | None) -> None:
+        moment = payload.get(time_field) if time_field else None
+        await self._services.stations.record_event(
+            self._station_id, kind, payload, parse_timestamp(moment) if moment else None
+        )
+
+
+def _stored(action: str, answer: dict[str, Any], time_field: str | None) -> HandlerMethod:
+    async def keep(self: StationHandlers, payload: dict[str, Any]) -> dict[str, Any]:
+        await self._record(action, payload, time_field)
+        return dict(answer)
+
+    keep.__name__ = keep.__qualname__ = f"on_{action}"
+    keep.__doc__ = f"Store {action} as a station event; answer {answer or 'empty'}."
+    return keep
+
+
+for _action, (_answer, _time_field) in STORED.items():
+    setattr(
+        StationHandlers, f"on_{_action}", handles(_action)(_stored(_action, _answer, _time_field))
+    )

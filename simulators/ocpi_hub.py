@@ -1,0 +1,495 @@
+"""An OCPI 2.2.1 eMSP (or hub) platform on 127.0.0.1: the other side of our CPO interface.
+
+It is deliberately written without the back-end's OCPI code, from the spec alone, so
+that a misreading on our side shows up as a disagreement here. It can:
+
+- issue a token A and accept the CPO's registration, or register with the CPO itself;
+- pull the CPO's modules (following ``Link`` pages) with its credentials token;
+- receive pushes (PUT/PATCH/POST) on its Receiver endpoints, apply location updates to
+  its own copy and keep every request for a test to inspect;
+- fail the next N pushes on purpose, to exercise the CPO's retries.
+
+``cpo-sim hub`` runs it from the command line (see ``simulators/__main__.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import secrets
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+VERSION = "2.2.1"
+# Receiver modules this platform offers: pushes from the CPO land on these.
+RECEIVER_MODULES = ("locations", "tariffs", "sessions", "cdrs")
+
+
+def _now() -> str:
+    moment = datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _reply(data: Any = None, status_code: int = 1000, http_status: int = 200) -> JSONResponse:
+    message = "Success" if status_code == 1000 else "Simulated failure"
+    body = {"data": data, "status_code": status_code, "status_message": message}
+    body["timestamp"] = _now()
+    return JSONResponse(body, status_code=http_status)
+
+
+def _token_from(header: str | None, version: str = VERSION) -> str | None:
+    """The credentials token of an ``Authorization: Token ...`` header: Base64 in 2.2.1,
+    as sent in 2.1.1."""
+    if not header or not header.startswith("Token "):
+        return None
+    if version == "2.1.1":
+        return header[6:].strip()
+    try:
+        return base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+
+
+@dataclass
+class Received:
+    """One request the CPO made to this platform."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class HubState:
+    tokens_a: set[str] = field(default_factory=set)
+    # The token the CPO presents to us, and the one we present to it.
+    token_from_cpo: str | None = None
+    token_to_cpo: str | None = None
+    cpo_endpoints: dict[tuple[str, str], str] = field(default_factory=dict)
+    cpo_roles: list[dict[str, Any]] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+    locations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tariffs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Our drivers' tokens (pushed to the CPO with push_token) and the real-time
+    # authorization answer ("allowed") for each; a delay longer than the CPO's timeout
+    # simulates an unreachable eMSP.
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    authorizations: dict[str, str] = field(default_factory=dict)
+    authorize_delay: float = 0.0
+    # CommandResults the CPO posted to our response URLs, by the URL's last segment.
+    command_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cdrs: list[dict[str, Any]] = field(default_factory=list)
+    fail_next_pushes: int = 0
+
+
+class HubSimulator:
+    def __init__(
+        self,
+        *,
+        country_code: str = "DE",
+        party_id: str = "MSP",
+        role: str = "EMSP",
+        version: str = VERSION,
+    ) -> None:
+        self.party = {"country_code": country_code, "party_id": party_id}
+        self.role = role
+        # "2.1.1": plain tokens, no routing headers, 2.1.1 credentials; pull only.
+        self.version = version
+        self.state = HubState()
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+        self._http = httpx.AsyncClient(timeout=10)
+        # Set whenever the CPO pushed something: wait_for re-checks then.
+        self._changed = asyncio.Event()
+        self.app = self._build_app()
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", lifespan="off")
+        self._socket = config.bind_socket()
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
+        while not self._server.started:
+            if self._task.done():
+                await self._task
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+        await self._http.aclose()
+
+    async def __aenter__(self) -> HubSimulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._socket is not None, "not started"
+        host, port = self._socket.getsockname()[:2]
+        return f"http://{host}:{port}/ocpi"
+
+    @property
+    def versions_url(self) -> str:
+        return f"{self.base_url}/versions"
+
+    def issue_token_a(self) -> str:
+        token = secrets.token_hex(16)
+        self.state.tokens_a.add(token)
+        return token
+
+    def credentials(self, token: str) -> dict[str, Any]:
+        if self.version == "2.1.1":
+            business = {"business_details": {"name": "Hub simulator"}}
+            return {"token": token, "url": self.versions_url} | business | self.party
+        return {
+            "token": token,
+            "url": self.versions_url,
+            "roles": [
+                {"role": self.role, "business_details": {"name": "Hub simulator"}} | self.party
+            ],
+        }
+
+    # -- calling the CPO ------------------------------------------------------------
+
+    def _headers(self, token: str, routed: bool = True) -> dict[str, str]:
+        legacy = self.version == "2.1.1"
+        encoded = token if legacy else base64.b64encode(token.encode()).decode()
+        routed = routed and not legacy
+        headers = {
+            "Authorization": f"Token {encoded}",
+            "X-Request-ID": str(uuid.uuid4()),
+            "X-Correlation-ID": str(uuid.uuid4()),
+        }
+        if routed:
+            role = self.state.cpo_roles[0] if self.state.cpo_roles else {}
+            headers["OCPI-from-country-code"] = self.party["country_code"]
+            headers["OCPI-from-party-id"] = self.party["party_id"]
+            if role:
+                headers["OCPI-to-country-code"] = role["country_code"]
+                headers["OCPI-to-party-id"] = role["party_id"]
+        return headers
+
+    async def _fetch_endpoints(self, versions_url: str, token: str) -> None:
+        versions = (await self._http.get(versions_url, headers=self._headers(token, False))).json()
+        url = next(v["url"] for v in versions["data"] if v["version"] == self.version)
+        details = (await self._http.get(url, headers=self._headers(token, False))).json()
+        # 2.1.1 endpoints have no role: they are filed as SENDER.
+        self.state.cpo_endpoints = {
+            (e["identifier"], e.get("role", "SENDER")): e["url"]
+            for e in details["data"]["endpoints"]
+        }
+
+    async def register_with(self, versions_url: str, token_a: str) -> dict[str, Any]:
+        """Register with the CPO as the credentials Sender; returns the CPO's credentials."""
+        await self._fetch_endpoints(versions_url, token_a)
+        token_b = secrets.token_hex(16)
+        self.state.token_from_cpo = token_b
+        response = await self._http.post(
+            self.state.cpo_endpoints[("credentials", "SENDER")],
+            json=self.credentials(token_b),
+            headers=self._headers(token_a, False),
+        )
+        body = response.json()
+        if body["status_code"] != 1000:
+            raise RuntimeError(f"registration refused: {body}")
+        self.state.token_to_cpo = body["data"]["token"]
+        self.state.cpo_roles = body["data"].get("roles") or [body["data"]]
+        await self._fetch_endpoints(versions_url, self.state.token_to_cpo)
+        return dict(body["data"])
+
+    def token(self, uid: str, whitelist: str = "ALWAYS", valid: bool = True) -> dict[str, Any]:
+        """One of our drivers' RFID tokens, as an OCPI Token object."""
+        return {
+            **self.party,
+            "uid": uid,
+            "type": "RFID",
+            "contract_id": f"{self.party['country_code']}-{self.party['party_id']}-C{uid}",
+            "issuer": "Hub simulator",
+            "valid": valid,
+            "whitelist": whitelist,
+            "last_updated": _now(),
+        }
+
+    async def push_token(self, token: dict[str, Any]) -> httpx.Response:
+        """PUT a token to the CPO's tokens Receiver and remember it."""
+        self.state.tokens[token["uid"]] = token
+        url = "/".join(
+            (
+                self.module_url("tokens", "RECEIVER"),
+                token["country_code"],
+                token["party_id"],
+                token["uid"],
+            )
+        )
+        return await self.call("PUT", url, json=token, params={"type": token["type"]})
+
+    async def command(self, name: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+        """POST a command to the CPO with a fresh response_url; (its id, CommandResponse)."""
+        reference = uuid.uuid4().hex
+        body = fields | {
+            "response_url": f"{self.base_url}/emsp/{VERSION}/commands/{name}/{reference}"
+        }
+        response = await self.call(
+            "POST", f"{self.module_url('commands', 'RECEIVER')}/{name}", json=body
+        )
+        return reference, dict(response.json())
+
+    def module_url(self, module: str, role: str = "SENDER") -> str:
+        return self.state.cpo_endpoints[(module, role)]
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str | None = None,
+        routed: bool = True,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """A request to the CPO with our credentials token (or ``token``)."""
+        used = token if token is not None else self.state.token_to_cpo
+        assert used is not None, "not registered"
+        headers = self._headers(used, routed) | kwargs.pop("headers", {})
+        return await self._http.request(method, url, headers=headers, **kwargs)
+
+    async def get_all(self, module: str, **params: Any) -> list[Any]:
+        """Every object of a CPO Sender module, following the ``Link: rel="next"`` pages."""
+        url: str | None = self.module_url(module)
+        items: list[Any] = []
+        query: dict[str, Any] | None = params or None
+        while url is not None:
+            response = await self.call("GET", url, params=query)
+            body = response.json()
+            assert body["status_code"] == 1000, body
+            items.extend(body["data"])
+            url = response.links.get("next", {}).get("url")
+            query = None
+        return items
+
+    async def wait_for(self, check: Callable[[HubState], bool], timeout: float = 10.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not check(self.state):
+                self._changed.clear()
+                await self._changed.wait()
+
+    def pushes(self, module: str, method: str | None = None) -> list[Received]:
+        return [
+            r
+            for r in self.state.received
+            if f"/{module}/" in r.path and (method is None or r.method == method)
+        ]
+
+    # -- being called by the CPO ----------------------------------------------------
+
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+        state = self.state
+
+        def authorized(request: Request, *, registration: bool = False) -> bool:
+            token = _token_from(request.headers.get("Authorization"), self.version)
+            if token is not None and token == state.token_from_cpo:
+                return True
+            return registration and token in state.tokens_a
+
+        def denied() -> JSONResponse:
+            return _reply(None, 2000, 401)
+
+        @app.get("/ocpi/versions")
+        async def versions(request: Request) -> JSONResponse:
+            if not authorized(request, registration=True):
+                return denied()
+            version = self.version
+            return _reply([{"version": version, "url": f"{self.base_url}/{version}"}])
+
+        @app.get(f"/ocpi/{self.version}")
+        async def details(request: Request) -> JSONResponse:
+            if not authorized(request, registration=True):
+                return denied()
+            endpoints = (
+                [
+                    {
+                        "identifier": "credentials",
+                        "role": "SENDER",
+                        "url": f"{self.base_url}/{self.version}/credentials",
+                    }
+                ]
+                + [
+                    {
+                        "identifier": "tokens",
+                        "role": "SENDER",
+                        "url": f"{self.base_url}/emsp/{VERSION}/tokens",
+                    }
+                ]
+                + [
+                    {
+                        "identifier": module,
+                        "role": "RECEIVER",
+                        "url": f"{self.base_url}/emsp/{VERSION}/{module}",
+                    }
+                    for module in RECEIVER_MODULES
+                ]
+            )
+            if self.version == "2.1.1":
+                endpoints = [{"identifier": "credentials", "url": endpoints[0]["url"]}]
+            return _reply({"version": self.version, "endpoints": endpoints})
+
+        @app.post(f"/ocpi/{self.version}/credentials")
+        async def credentials(request: Request) -> JSONResponse:
+            token = _token_from(request.headers.get("Authorization"), self.version)
+            if token not in state.tokens_a:
+                return denied()
+            state.tokens_a.discard(token)
+            body = await request.json()
+            state.token_to_cpo = body["token"]
+            state.cpo_roles = body.get("roles") or [body]
+            await self._fetch_endpoints(body["url"], body["token"])
+            state.token_from_cpo = secrets.token_hex(16)
+            return _reply(self.credentials(state.token_from_cpo))
+
+        @app.put(f"/ocpi/{self.version}/credentials")
+        async def update_credentials(request: Request) -> JSONResponse:
+            if not authorized(request):
+                return _reply(None, 2000, 405)
+            body = await request.json()
+            state.token_to_cpo = body["token"]
+            await self._fetch_endpoints(body["url"], body["token"])
+            state.token_from_cpo = secrets.token_hex(16)
+            return _reply(self.credentials(state.token_from_cpo))
+
+        @app.delete(f"/ocpi/{self.version}/credentials")
+        async def delete_credentials(request: Request) -> JSONResponse:
+            if not authorized(request):
+                return _reply(None, 2000, 405)
+            state.token_from_cpo = state.token_to_cpo = None
+            return _reply()
+
+        @app.post(f"/ocpi/emsp/{VERSION}/tokens/{{uid}}/authorize")
+        async def authorize(request: Request, uid: str) -> JSONResponse:
+            if not authorized(request):
+                return denied()
+            raw = await request.body()
+            state.received.append(
+                Received(
+                    "POST", request.url.path, dict(request.headers), json.loads(raw or b"null")
+                )
+            )
+            self._changed.set()
+            await asyncio.sleep(state.authorize_delay)
+            if uid not in state.tokens:
+                return _reply(None, 2004, 404)
+            info = {"allowed": state.authorizations.get(uid, "ALLOWED"), "token": state.tokens[uid]}
+            return _reply(info)
+
+        @app.post(f"/ocpi/emsp/{VERSION}/cdrs")
+        async def receive_cdr(request: Request) -> JSONResponse:
+            if not authorized(request):
+                return denied()
+            body = await request.json()
+            state.received.append(Received("POST", request.url.path, dict(request.headers), body))
+            self._changed.set()
+            state.cdrs.append(body)
+            response = _reply()
+            response.headers["Location"] = f"{self.base_url}/emsp/{VERSION}/cdrs/{body['id']}"
+            return response
+
+        @app.api_route(
+            f"/ocpi/emsp/{VERSION}/{{module}}/{{rest:path}}",
+            methods=["PUT", "PATCH", "POST", "DELETE"],
+        )
+        async def receive(request: Request, module: str, rest: str) -> JSONResponse:
+            if not authorized(request):
+                return denied()
+            raw = await request.body()
+            body = json.loads(raw) if raw else None
+            state.received.append(
+                Received(request.method, request.url.path, dict(request.headers), body)
+            )
+            self._changed.set()
+            if state.fail_next_pushes > 0:
+                state.fail_next_pushes -= 1
+                return _reply(None, 3000, 500)
+            if module == "locations":
+                self._apply_location(request.method, rest.split("/"), body or {})
+            elif module == "commands":
+                state.command_results[rest.rsplit("/", 1)[-1]] = body or {}
+            elif module == "sessions":
+                session = state.sessions.setdefault(rest.rsplit("/", 1)[-1], {})
+                if request.method == "PUT":
+                    session.clear()
+                session.update(body or {})
+            elif module == "tariffs":
+                self._apply_tariff(request.method, rest.split("/"), body)
+            return _reply()
+
+        return app
+
+    def _apply_tariff(self, method: str, parts: list[str], body: Any) -> None:
+        tariff_id = parts[2]
+        if method == "DELETE":
+            self.state.tariffs.pop(tariff_id, None)
+        else:
+            self.state.tariffs[tariff_id] = body
+
+    def _apply_location(self, method: str, parts: list[str], body: dict[str, Any]) -> None:
+        """Keep our copy of the CPO's locations as its pushes describe them."""
+        _country, _party, location_id, *below = parts
+        if not below:
+            if method == "PUT":
+                self.state.locations[location_id] = body
+            else:
+                self.state.locations.setdefault(location_id, {}).update(body)
+            return
+        location = self.state.locations.setdefault(location_id, {"evses": []})
+        evses = location.setdefault("evses", [])
+        evse = next((e for e in evses if e.get("uid") == below[0]), None)
+        if evse is None:
+            evse = {"uid": below[0]}
+            evses.append(evse)
+        if len(below) == 1:
+            if method == "PUT":
+                evse.clear()
+                evse.update(body)
+            else:
+                evse.update(body)
+
+
+async def run_hub(versions_url: str | None, token_a: str | None, port: int) -> None:
+    """``cpo-sim hub``: start, register if asked (or print a token A), print pushes."""
+    hub = HubSimulator()
+    await hub.start(port=port)
+    try:
+        if versions_url and token_a:
+            await hub.register_with(versions_url, token_a)
+            print(f"registered with {versions_url}")
+        else:
+            print(f"versions URL: {hub.versions_url}\ntoken A: {hub.issue_token_a()}")
+        seen = 0
+        with contextlib.suppress(asyncio.CancelledError):
+            while True:
+                for received in hub.state.received[seen:]:
+                    print(received.method, received.path, received.body)
+                seen = len(hub.state.received)
+                await asyncio.sleep(0.5)
+    finally:
+        await hub.stop()

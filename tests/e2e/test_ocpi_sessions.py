@@ -1,0 +1,98 @@
+"""Sessions and CDRs: a partner's driver charges at a real charger; the eMSP hears of it."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import ROUND_HALF_UP, Decimal
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from cpo_backend.app import CpoBackend
+from cpo_backend.db.tables_ocpi import CdrRow
+from simulators.ocpi_hub import HubSimulator
+from simulators.ocpp16 import connect
+from tests.conftest import eventually
+from tests.e2e.ocpi_support import (
+    QUICK_OUTBOX,
+    backend_fixture,
+    hub_fixture,
+    location_body,
+)
+
+TARIFF = {
+    "currency": "EUR",
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 0.40, "vat": 20.0, "step_size": 1}]}
+    ],
+}
+
+
+async def _tariff_and_location(api: httpx.AsyncClient) -> None:
+    assert (await api.put("/api/tariffs/AC1", json=TARIFF)).is_success
+    body = location_body(("1", "CP_SES", 1))
+    assert (await api.put("/api/locations/LOC1", json=body)).is_success
+
+
+backend = backend_fixture(ocpi=QUICK_OUTBOX | {"session_update_interval": 0.0})
+hub = hub_fixture(_tariff_and_location)
+
+
+async def test_session_and_priced_cdr_reach_the_emsp(
+    backend: CpoBackend, api: httpx.AsyncClient, hub: HubSimulator, ocpp_url: str
+) -> None:
+    await hub.push_token(hub.token("DRV1", whitelist="ALWAYS"))
+    config = {"MeterValueSampleInterval": "1"}
+    async with connect(ocpp_url, "CP_SES", connectors=1, config=config) as cp:
+        await cp.start_up()
+        charging = asyncio.create_task(cp.plug_in_and_charge(1, "DRV1", duration=2.5))
+        await hub.wait_for(lambda s: bool(s.sessions))
+        # Withdrawn after the start: the session keeps the tariff it started under.
+        assert (await api.delete("/api/tariffs/AC1")).status_code == 204
+        assert (await charging).accepted
+    await hub.wait_for(lambda s: bool(s.cdrs))
+    session_pushes = hub.pushes("sessions")
+    assert session_pushes[0].method == "PUT"
+    assert session_pushes[0].body["status"] == "ACTIVE"
+    assert session_pushes[0].body["cdr_token"]["uid"] == "DRV1"
+    assert session_pushes[0].body["auth_method"] == "WHITELIST"
+    kwhs = [p.body["kwh"] for p in session_pushes if "kwh" in p.body]
+    assert kwhs == sorted(kwhs)
+    assert len(session_pushes) >= 3, "meter values were pushed as PATCHes"
+    session = next(iter(hub.state.sessions.values()))
+    assert session["status"] == "COMPLETED"
+    assert session["end_date_time"].endswith("Z")
+    assert session["location_id"] == "LOC1"
+    cdr = hub.state.cdrs[0]
+    assert cdr["session_id"] == session["id"]
+    assert cdr["cdr_location"]["evse_id"] == "NL*CPO*E1"
+    assert cdr["cdr_location"]["connector_standard"] == "IEC_62196_T2"
+    assert cdr["tariffs"][0]["id"] == "AC1"
+    assert cdr["total_energy"] == pytest.approx(session["kwh"], abs=0.001)
+    expected = (Decimal(str(cdr["total_energy"])) * Decimal("0.40")).quantize(
+        Decimal("0.01"), ROUND_HALF_UP
+    )
+    assert Decimal(str(cdr["total_cost"]["excl_vat"])) == expected
+    assert cdr["charging_periods"]
+    # Both can be pulled by their owner; the eMSP's Location header is kept.
+    assert [s["id"] for s in await hub.get_all("sessions")] == [session["id"]]
+    assert [c["id"] for c in await hub.get_all("cdrs")] == [cdr["id"]]
+
+    async def location_kept() -> str | None:
+        row = await backend.db.fetch_one(select(CdrRow.location_url))
+        return row.location_url if row else None
+
+    await eventually(location_kept)
+    assert (await location_kept() or "").endswith(f"/cdrs/{cdr['id']}")
+
+
+async def test_local_tokens_make_no_ocpi_session(
+    hub: HubSimulator, api: httpx.AsyncClient, ocpp_url: str
+) -> None:
+    assert (await api.post("/api/tokens", json={"id_token": "LOCAL1"})).status_code == 201
+    async with connect(ocpp_url, "CP_SES", connectors=1) as cp:
+        await cp.start_up()
+        assert (await cp.plug_in_and_charge(1, "LOCAL1", duration=0.2)).accepted
+    assert await hub.get_all("sessions") == []
+    assert hub.pushes("sessions") == []
