@@ -58,17 +58,8 @@ def sampled_values(meter_value: dict[str, Any]) -> list[SampledValue]:
         )
         signed = sample.get("signedMeterValue")
         if signed is not None:
-            normalised = SampledValue(
-                sampled_at=normalised.sampled_at,
-                measurand=normalised.measurand,
-                phase=normalised.phase,
-                location=normalised.location,
-                context=normalised.context,
-                unit=normalised.unit,
-                value=normalised.value,
-                raw_value=signed["signedMeterData"],
-                raw_unit=normalised.raw_unit,
-                value_format=SIGNED_DATA,
+            normalised = normalised._replace(
+                raw_value=signed["signedMeterData"], value_format=SIGNED_DATA
             )
         samples.append(normalised)
     return samples
