@@ -234,3 +234,42 @@ async def test_an_ended_before_its_started_is_reunited(
     assert Decimal(found["meter_stop_wh"]) == Decimal(9000)
     assert found["id_token"] == "SOMEONE"
     assert found["stop_reason"] == "EVDisconnected"
+
+
+async def test_signed_meter_values_are_kept_raw(ocpp_url: str, api: httpx.AsyncClient) -> None:
+    await create_token(api, "SIGNED")
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    signed = {
+        "signedMeterData": "T0NNRi1kYXRhLWZyb20tdGhlLW1ldGVy",
+        "signingMethod": "ECDSA-secp256r1-SHA256",
+        "encodingMethod": "OCMF",
+        "publicKey": "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE",
+    }
+    sample = {
+        "value": 1234.5,
+        "measurand": "Energy.Active.Import.Register",
+        "unitOfMeasure": {"unit": "Wh"},
+        "context": "Transaction.Begin",
+        "signedMeterValue": signed,
+    }
+    started = _event(
+        0,
+        "Started",
+        transaction_id="TX-SIGNED",
+        at=at,
+        evse={"id": 1, "connectorId": 1},
+        idToken={"idToken": "SIGNED", "type": "ISO14443"},
+        meterValue=[{"timestamp": iso(at), "sampledValue": [sample]}],
+    )
+    async with connect(ocpp_url, "CS_SIGNED") as cs:
+        await cs.start_up()
+        answer = await cs.call_raw("TransactionEvent", started)
+        assert answer["idTokenInfo"]["status"] == "Accepted"
+    (found,) = await transactions(api, station_id="CS_SIGNED")
+    values = (await transaction(api, found["id"]))["meter_values"]
+    assert len(values) == 1
+    # The signed blob is the evidence a customer can verify: kept exactly as sent,
+    # beside the number the charger reported for it.
+    assert values[0]["raw_value"] == signed["signedMeterData"]
+    assert values[0]["value_format"] == "SignedData"
+    assert Decimal(values[0]["value"]) == Decimal("1234.5")
