@@ -17,9 +17,16 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from hypothesis import settings
 
 from cpo_backend.app import CpoBackend
 from cpo_backend.config import Settings, load_settings
+
+# CI runs the property tests on a fixed set of examples, so that a red build always means
+# a change broke something; runs elsewhere keep exploring new examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 POSTGRES_URL = os.environ.get(
     "CPO_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

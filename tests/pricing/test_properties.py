@@ -103,15 +103,21 @@ def test_cost_never_decreases_when_energy_grows(
 def test_cost_never_decreases_when_time_grows(
     t: Json, periods: list[ChargingPeriod], seconds: int
 ) -> None:
+    # More time, and nothing else moved: a period of the same kind after the last one.
+    # (Stretching the last period instead would re-spread its energy over the longer span
+    # and could shift some of it into a cheaper time-of-day element: less energy at the
+    # dearer rate, which is not "more time".)
     last = periods[-1]
-    longer = timedelta(seconds=seconds)
+    extra = timedelta(seconds=seconds)
     grown = [
-        *periods[:-1],
+        *periods,
         replace(
             last,
-            end=last.end + longer,
-            charging_s=last.charging_s + seconds if last.charging_s else last.charging_s,
-            parking_s=last.parking_s + seconds if last.parking_s else last.parking_s,
+            start=last.end,
+            end=last.end + extra,
+            energy_kwh=Decimal(0),
+            charging_s=Decimal(seconds) if last.charging_s else Decimal(0),
+            parking_s=Decimal(0) if last.charging_s else Decimal(seconds),
         ),
     ]
     assert _total(t, grown) >= _total(t, periods)
