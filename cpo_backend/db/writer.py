@@ -26,7 +26,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 from prometheus_client import CollectorRegistry, Histogram
 from sqlalchemy import Executable
-from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cpo_backend.db.bulk import BulkInsert
@@ -55,10 +55,6 @@ class WriteTx:
     ) -> CursorResult[Any]:
         await self.flush()
         return await self._conn.execute(statement, params)
-
-    async def stream(self, statement: Executable) -> Result[Any]:
-        await self.flush()
-        return await self._conn.execute(statement)
 
     def defer(self, statement: Executable, params: dict[str, Any]) -> None:
         """Queue a statement whose result nobody needs; the same statement object batches."""

@@ -106,9 +106,6 @@ class EventBus:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def unsubscribe(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
-
     def publish(self, events: Iterable[DomainEvent]) -> None:
         for event in events:
             for listener in self._listeners:

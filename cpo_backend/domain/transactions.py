@@ -545,15 +545,6 @@ class TransactionService:
         )
         return Transaction.model_validate(row) if row else None
 
-    async def active_on(self, station_id: str, evse_id: int) -> Transaction | None:
-        row = await self._db.fetch_one(
-            select(TransactionRow)
-            .where(TransactionRow.station_id == station_id)
-            .where(TransactionRow.evse_id == evse_id)
-            .where(TransactionRow.status == TransactionStatus.ACTIVE.value)
-        )
-        return Transaction.model_validate(row) if row else None
-
     async def find(self, query: TransactionFilter) -> list[Transaction]:
         statement = select(TransactionRow).order_by(TransactionRow.id.desc())
         if query.station_id is not None:

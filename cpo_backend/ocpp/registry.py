@@ -32,6 +32,3 @@ class ConnectionRegistry:
 
     def __len__(self) -> int:
         return len(self._connections)
-
-    def all(self) -> list[OcppConnection]:
-        return list(self._connections.values())
