@@ -178,6 +178,7 @@ class CpoBackend:
             self.locations,
             self.tariffs,
             self.roaming.registrar,
+            self.roaming.cdrs,
             self.roaming.context.versions_url,
         )
         await self.roaming.start()

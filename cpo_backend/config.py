@@ -86,6 +86,9 @@ class OcpiSettings(BaseModel):
     # Seconds an eMSP has to answer a real-time authorization before offline rules apply
     # (the charger is waiting for its Authorize answer meanwhile).
     authorize_timeout: float = Field(default=5.0, gt=0)
+    # A token no partner pushed: ask every eMSP (and hub) in real time, and keep the token
+    # of the one that allows it. Off: such tokens are unknown (Invalid).
+    authorize_unknown_tokens: bool = False
     # Sessions: kwh updates are pushed at most this often (seconds) while charging.
     session_update_interval: float = Field(default=60.0, ge=0)
     # Currency of sessions and CDRs whose connector has no tariff.

@@ -202,12 +202,15 @@ def hub(
     ] = None,
     token_a: Annotated[str | None, typer.Option(help="Token A the CPO issued")] = None,
     port: Annotated[int, typer.Option(help="Port of the hub's own OCPI server")] = 9100,
+    ocpi_version: Annotated[
+        str, typer.Option(help="OCPI version the hub speaks: 2.2.1 or 2.1.1")
+    ] = "2.2.1",
 ) -> None:
-    """Run an OCPI 2.2.1 eMSP/hub simulator; register with a CPO or print a token A."""
+    """Run an OCPI eMSP/hub simulator; register with a CPO or print a token A."""
     from simulators.ocpi_hub import run_hub
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_hub(versions_url, token_a, port))
+        asyncio.run(run_hub(versions_url, token_a, port, ocpi_version))
 
 
 def main() -> None:

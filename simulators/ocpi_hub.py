@@ -1,4 +1,4 @@
-"""An OCPI 2.2.1 eMSP (or hub) platform on 127.0.0.1: the other side of our CPO interface.
+"""An OCPI 2.2.1 or 2.1.1 eMSP (or hub) platform on 127.0.0.1: the CPO interface's other side.
 
 It is deliberately written without the back-end's OCPI code, from the spec alone, so
 that a misreading on our side shows up as a disagreement here. It can:
@@ -107,7 +107,8 @@ class HubSimulator:
     ) -> None:
         self.party = {"country_code": country_code, "party_id": party_id}
         self.role = role
-        # "2.1.1": plain tokens, no routing headers, 2.1.1 credentials; pull only.
+        # "2.1.1": plain tokens, no routing headers, 2.1.1 credentials and Tokens, and
+        # every endpoint without a role.
         self.version = version
         self.state = HubState()
         self._server: uvicorn.Server | None = None
@@ -194,10 +195,11 @@ class HubSimulator:
         versions = (await self._http.get(versions_url, headers=self._headers(token, False))).json()
         url = next(v["url"] for v in versions["data"] if v["version"] == self.version)
         details = (await self._http.get(url, headers=self._headers(token, False))).json()
-        # 2.1.1 endpoints have no role: they are filed as SENDER.
+        # 2.1.1 endpoints have no role: one URL serves both interfaces of its module.
         self.state.cpo_endpoints = {
-            (e["identifier"], e.get("role", "SENDER")): e["url"]
+            (e["identifier"], role): e["url"]
             for e in details["data"]["endpoints"]
+            for role in ([e["role"]] if "role" in e else ["SENDER", "RECEIVER"])
         }
 
     async def register_with(self, versions_url: str, token_a: str) -> dict[str, Any]:
@@ -219,7 +221,17 @@ class HubSimulator:
         return dict(body["data"])
 
     def token(self, uid: str, whitelist: str = "ALWAYS", valid: bool = True) -> dict[str, Any]:
-        """One of our drivers' RFID tokens, as an OCPI Token object."""
+        """One of our drivers' RFID tokens, as an OCPI Token object of our version."""
+        if self.version == "2.1.1":
+            return {
+                "uid": uid,
+                "type": "RFID",
+                "auth_id": f"{self.party['country_code']}-{self.party['party_id']}-C{uid}",
+                "issuer": "Hub simulator",
+                "valid": valid,
+                "whitelist": whitelist,
+                "last_updated": _now(),
+            }
         return {
             **self.party,
             "uid": uid,
@@ -234,21 +246,24 @@ class HubSimulator:
     async def push_token(self, token: dict[str, Any]) -> httpx.Response:
         """PUT a token to the CPO's tokens Receiver and remember it."""
         self.state.tokens[token["uid"]] = token
+        owner = token if "country_code" in token else self.party
         url = "/".join(
             (
                 self.module_url("tokens", "RECEIVER"),
-                token["country_code"],
-                token["party_id"],
+                owner["country_code"],
+                owner["party_id"],
                 token["uid"],
             )
         )
-        return await self.call("PUT", url, json=token, params={"type": token["type"]})
+        # 2.1.1 has no type parameter: the body's type names the token.
+        params = {} if self.version == "2.1.1" else {"type": token["type"]}
+        return await self.call("PUT", url, json=token, params=params)
 
     async def command(self, name: str, **fields: Any) -> tuple[str, dict[str, Any]]:
         """POST a command to the CPO with a fresh response_url; (its id, CommandResponse)."""
         reference = uuid.uuid4().hex
         body = fields | {
-            "response_url": f"{self.base_url}/emsp/{VERSION}/commands/{name}/{reference}"
+            "response_url": f"{self.base_url}/emsp/{self.version}/commands/{name}/{reference}"
         }
         response = await self.call(
             "POST", f"{self.module_url('commands', 'RECEIVER')}/{name}", json=body
@@ -338,20 +353,25 @@ class HubSimulator:
                     {
                         "identifier": "tokens",
                         "role": "SENDER",
-                        "url": f"{self.base_url}/emsp/{VERSION}/tokens",
+                        "url": f"{self.base_url}/emsp/{self.version}/tokens",
                     }
                 ]
                 + [
                     {
                         "identifier": module,
                         "role": "RECEIVER",
-                        "url": f"{self.base_url}/emsp/{VERSION}/{module}",
+                        "url": f"{self.base_url}/emsp/{self.version}/{module}",
                     }
                     for module in RECEIVER_MODULES
                 ]
             )
             if self.version == "2.1.1":
-                endpoints = [{"identifier": "credentials", "url": endpoints[0]["url"]}]
+                # No roles in 2.1.1 (and commands results go to the response_url).
+                endpoints = [
+                    {"identifier": e["identifier"], "url": e["url"]}
+                    for e in endpoints
+                    if e["identifier"] != "commands"
+                ]
             return _reply({"version": self.version, "endpoints": endpoints})
 
         @app.post(f"/ocpi/{self.version}/credentials")
@@ -384,7 +404,7 @@ class HubSimulator:
             state.token_from_cpo = state.token_to_cpo = None
             return _reply()
 
-        @app.post(f"/ocpi/emsp/{VERSION}/tokens/{{uid}}/authorize")
+        @app.post(f"/ocpi/emsp/{self.version}/tokens/{{uid}}/authorize")
         async def authorize(request: Request, uid: str) -> JSONResponse:
             if not authorized(request):
                 return denied()
@@ -401,7 +421,7 @@ class HubSimulator:
             info = {"allowed": state.authorizations.get(uid, "ALLOWED"), "token": state.tokens[uid]}
             return _reply(info)
 
-        @app.post(f"/ocpi/emsp/{VERSION}/cdrs")
+        @app.post(f"/ocpi/emsp/{self.version}/cdrs")
         async def receive_cdr(request: Request) -> JSONResponse:
             if not authorized(request):
                 return denied()
@@ -410,11 +430,11 @@ class HubSimulator:
             self._changed.set()
             state.cdrs.append(body)
             response = _reply()
-            response.headers["Location"] = f"{self.base_url}/emsp/{VERSION}/cdrs/{body['id']}"
+            response.headers["Location"] = f"{self.base_url}/emsp/{self.version}/cdrs/{body['id']}"
             return response
 
         @app.api_route(
-            f"/ocpi/emsp/{VERSION}/{{module}}/{{rest:path}}",
+            f"/ocpi/emsp/{self.version}/{{module}}/{{rest:path}}",
             methods=["PUT", "PATCH", "POST", "DELETE"],
         )
         async def receive(request: Request, module: str, rest: str) -> JSONResponse:
@@ -435,9 +455,15 @@ class HubSimulator:
                 state.command_results[rest.rsplit("/", 1)[-1]] = body or {}
             elif module == "sessions":
                 session = state.sessions.setdefault(rest.rsplit("/", 1)[-1], {})
+                changes = dict(body or {})
                 if request.method == "PUT":
                     session.clear()
-                session.update(body or {})
+                elif self.version != "2.1.1" and "charging_periods" in changes:
+                    # A 2.2.1 PATCH appends its charging periods to the session's.
+                    changes["charging_periods"] = (
+                        session.get("charging_periods", []) + (changes["charging_periods"])
+                    )
+                session.update(changes)
             elif module == "tariffs":
                 self._apply_tariff(request.method, rest.split("/"), body)
             return _reply()
@@ -474,9 +500,11 @@ class HubSimulator:
                 evse.update(body)
 
 
-async def run_hub(versions_url: str | None, token_a: str | None, port: int) -> None:
+async def run_hub(
+    versions_url: str | None, token_a: str | None, port: int, version: str = VERSION
+) -> None:
     """``cpo-sim hub``: start, register if asked (or print a token A), print pushes."""
-    hub = HubSimulator()
+    hub = HubSimulator(version=version)
     await hub.start(port=port)
     try:
         if versions_url and token_a:

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import cpo_backend
 from cpo_backend.api import (
+    cdrs,
     commands,
     devicemodel,
     errors,
@@ -35,7 +36,7 @@ def create_api(api_services: ApiServices) -> FastAPI:
 
     api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
     modules = (stations, commands, tokens, transactions, devicemodel)
-    for module in (*modules, partners, locations, tariffs):
+    for module in (*modules, partners, locations, tariffs, cdrs):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -1,21 +1,25 @@
-"""OCPI roaming partners: issue a token A, register with a partner, list, unregister."""
+"""OCPI roaming partners: issue a token A, register with a partner, list, unregister; and
+the outbox of pushes owed to them."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from cpo_backend.api.roaming import Roaming
 from cpo_backend.domain.partners import (
+    OutboxEntry,
+    OutboxEntryNotFound,
     Partner,
     PartnerNotFound,
     RegistrationFailed,
     new_credentials_token,
 )
 
-router = APIRouter(prefix="/ocpi/partners", tags=["ocpi"])
+router = APIRouter(prefix="/ocpi", tags=["ocpi"])
 
 
 class TokenA(BaseModel):
@@ -29,12 +33,12 @@ class RegisterRequest(BaseModel):
     token_a: str = Field(min_length=1, max_length=64)
 
 
-@router.get("")
+@router.get("/partners")
 async def list_partners(roaming: Roaming) -> list[Partner]:
     return await roaming.partners.find()
 
 
-@router.post("/token-a", status_code=status.HTTP_201_CREATED)
+@router.post("/partners/token-a", status_code=status.HTTP_201_CREATED)
 async def create_token_a(roaming: Roaming) -> TokenA:
     """A token A for a partner to register with us, and the versions URL to give with it."""
     created = await roaming.partners.create_token_a(new_credentials_token())
@@ -43,19 +47,19 @@ async def create_token_a(roaming: Roaming) -> TokenA:
     )
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
+@router.post("/partners/register", status_code=status.HTTP_201_CREATED)
 async def register(roaming: Roaming, body: RegisterRequest) -> Partner:
     """Register with a partner platform given its versions URL and the token A it issued."""
     return await _talking(roaming.registrar.register(body.versions_url, body.token_a))
 
 
-@router.post("/{partner_id}/renew")
+@router.post("/partners/{partner_id}/renew")
 async def renew(roaming: Roaming, partner_id: int) -> Partner:
     """New credentials tokens both ways and fresh endpoints (our credentials PUT)."""
     return await _talking(roaming.registrar.renew(partner_id))
 
 
-@router.delete("/{partner_id}")
+@router.delete("/partners/{partner_id}")
 async def unregister(roaming: Roaming, partner_id: int) -> Partner:
     """End the registration: credentials DELETE at the partner, our tokens forgotten."""
     return await _talking(roaming.registrar.unregister(partner_id))
@@ -73,9 +77,41 @@ async def _talking(call: Awaitable[Partner]) -> Partner:
         ) from None
 
 
-@router.get("/{partner_id}")
+@router.get("/partners/{partner_id}")
 async def get_partner(roaming: Roaming, partner_id: int) -> Partner:
     try:
         return await roaming.partners.get(partner_id)
     except PartnerNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "partner not found") from None
+
+
+@router.get("/outbox")
+async def list_outbox(
+    roaming: Roaming,
+    partner_id: int | None = None,
+    state: Literal["pending", "delivered", "dropped"] | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[OutboxEntry]:
+    """Pushes owed to partners (``state=pending``: with attempts and the last error)."""
+    return await roaming.partners.outbox(
+        partner_id=partner_id, state=state, offset=offset, limit=limit
+    )
+
+
+@router.get("/outbox/{entry_id}")
+async def get_outbox_entry(roaming: Roaming, entry_id: int) -> OutboxEntry:
+    """One push with its body."""
+    try:
+        return await roaming.partners.outbox_entry(entry_id)
+    except OutboxEntryNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "outbox entry not found") from None
+
+
+@router.post("/outbox/{entry_id}/retry")
+async def retry_outbox_entry(roaming: Roaming, entry_id: int) -> OutboxEntry:
+    """Try a pending push again now instead of after its backoff."""
+    try:
+        return await roaming.partners.retry_now(entry_id)
+    except OutboxEntryNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no pending outbox entry") from None

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from cpo_backend.domain.cdrs import CdrCorrections
 from cpo_backend.domain.locations import LocationService
 from cpo_backend.domain.partners import PartnerService, Registrar
 from cpo_backend.domain.tariffs import TariffService
@@ -22,6 +23,7 @@ class RoamingServices:
     locations: LocationService
     tariffs: TariffService
     registrar: Registrar
+    cdrs: CdrCorrections
     # Our OCPI versions URL, handed to a partner together with its token A.
     versions_url: str
 

@@ -124,9 +124,19 @@ class SessionRow(Base):
     """
 
     __tablename__ = "ocpi_sessions"
-    __table_args__ = (Index(None, "partner_id", "last_updated"), Index(None, "cdr_state"))
+    __table_args__ = (
+        Index(None, "partner_id", "last_updated"),
+        Index(None, "cdr_state"),
+        Index(None, "status"),
+    )
 
+    # Internal key: the transaction id for a session the charger started; minus the
+    # command id for one a START_SESSION announced (PENDING) before there was a transaction.
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # The Session id partners see: the transaction id, or "C<command id>" when announced.
+    ocpi_id: Mapped[str] = mapped_column(String(36), unique=True)
+    # The transaction behind it, once the charger started one.
+    transaction_id: Mapped[int | None] = mapped_column(BigIntId, unique=True)
     partner_id: Mapped[int] = mapped_column(Integer)
     # The cdr_token: the owner and identity of the token that started it.
     cdr_token: Mapped[dict[str, Any]]
@@ -143,21 +153,65 @@ class SessionRow(Base):
     end_date_time: Mapped[datetime | None]
     cdr_state: Mapped[str] = mapped_column(String(16))
     last_updated: Mapped[datetime]
+    # The eMSP's reference for its authorization (START_SESSION, real-time authorize).
+    authorization_reference: Mapped[str | None] = mapped_column(String(36))
+    # Charging periods already PATCHed: a 2.2.1 PATCH appends, so only new ones are sent.
+    periods_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CdrRow(Base):
     """A sealed CDR: written once, never changed (its delivery state lives in the outbox)."""
 
     __tablename__ = "ocpi_cdrs"
-    __table_args__ = (Index(None, "partner_id", "last_updated"),)
+    __table_args__ = (Index(None, "partner_id", "last_updated"), Index(None, "session_id"))
 
     id: Mapped[str] = mapped_column(String(39), primary_key=True)
-    session_id: Mapped[int] = mapped_column(Integer, unique=True)
+    # A session's CDR, and its Credit CDR and the CDR issued again after it, if any.
+    session_id: Mapped[int] = mapped_column(Integer)
     partner_id: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]]
     last_updated: Mapped[datetime]
     # Where the eMSP keeps it (the Location header of its answer to our POST).
     location_url: Mapped[str | None] = mapped_column(Text)
+
+
+class CommandRow(Base):
+    """An OCPI command accepted from a partner, until its CommandResult is queued.
+
+    Written before the CommandResponse is answered, so that a restart cannot lose the
+    result owed (rows still ``running`` at start-up are reported TIMEOUT). RESERVE_NOW
+    rows map the eMSP's reservation id to ours (``ocpp_reservation_id``) for as long as
+    CANCEL_RESERVATION may name it; START_SESSION rows mark the session they cause as
+    started by COMMAND.
+    """
+
+    __tablename__ = "ocpi_commands"
+    __table_args__ = (
+        Index(None, "state"),
+        Index(None, "partner_id", "reservation_id"),
+        Index(None, "token_uid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(8))
+    command: Mapped[str] = mapped_column(String(32))
+    response_url: Mapped[str] = mapped_column(Text)
+    station_id: Mapped[str] = mapped_column(String(64))
+    token_uid: Mapped[str | None] = mapped_column(String(36))
+    authorization_reference: Mapped[str | None] = mapped_column(String(36))
+    # Where (START_SESSION, RESERVE_NOW): the OCPI location, EVSE and connector named.
+    location_id: Mapped[str | None] = mapped_column(String(36))
+    evse_uid: Mapped[str | None] = mapped_column(String(36))
+    connector_id: Mapped[str | None] = mapped_column(String(36))
+    reservation_id: Mapped[str | None] = mapped_column(String(36))
+    ocpp_reservation_id: Mapped[int | None] = mapped_column(Integer)
+    # START_SESSION: the transaction it caused, once the charger started one.
+    session_id: Mapped[int | None] = mapped_column(BigIntId)
+    state: Mapped[str] = mapped_column(String(16))
+    result: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
 
 
 class ClientInfoRow(Base):
@@ -193,6 +247,10 @@ class OutboxRow(Base):
     path: Mapped[str] = mapped_column(Text)
     object_key: Mapped[str] = mapped_column(String(200))
     body: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The party the request is for (OCPI-to), when it is not the partner itself: the
+    # eMSP behind a hub that owns the session or CDR.
+    to_country_code: Mapped[str | None] = mapped_column(String(2))
+    to_party_id: Mapped[str | None] = mapped_column(String(3))
     # pending | delivered | dropped
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

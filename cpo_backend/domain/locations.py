@@ -380,14 +380,14 @@ class LocationService:
             )
             return await load_locations(conn, [row.id for row in rows]), total
 
-    async def evses_of_station(self, station_id: str) -> list[tuple[str, str]]:
-        """(location id, EVSE uid) of the live EVSEs bound to a station."""
+    async def evse_bindings_of_station(self, station_id: str) -> list[tuple[str, str, int | None]]:
+        """(location id, EVSE uid, OCPP EVSE id) of the live EVSEs bound to a station."""
         rows = await self._db.fetch_all(
-            select(EvseRow.location_id, EvseRow.uid)
+            select(EvseRow.location_id, EvseRow.uid, EvseRow.ocpp_evse_id)
             .where(EvseRow.station_id == station_id, EvseRow.status != REMOVED)
             .order_by(EvseRow.location_id, EvseRow.position)
         )
-        return [(row.location_id, row.uid) for row in rows]
+        return [(row.location_id, row.uid, row.ocpp_evse_id) for row in rows]
 
     async def on_event(self, tx: WriteTx, event: DomainEvent) -> None:
         """Transactional handler: re-derive the EVSE statuses of a station that changed.

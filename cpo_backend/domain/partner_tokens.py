@@ -47,11 +47,20 @@ class PartnerToken(Record):
 
 
 class RealtimeAuthorizer(Protocol):
-    """Asks the token's eMSP; None when it could not answer in time."""
+    """Asks the token's eMSP whether its driver may charge at ``station_id``, on the
+    station's OCPP EVSE ``evse_id`` (1, 2 ...) when known; None when the eMSP could not
+    answer in time. Either place may be None: the request then says less."""
 
     async def authorize(
-        self, token: PartnerToken, station_id: str | None
+        self, token: PartnerToken, station_id: str | None, evse_id: int | None = None
     ) -> AuthorizationStatus | None: ...
+
+    async def authorize_unknown(
+        self, uid: str, station_id: str | None, evse_id: int | None = None
+    ) -> AuthorizationStatus | None:
+        """A token no partner told us of: ask who may know it (None: nobody allowed it,
+        or asking is not wanted); an eMSP that allows it has its token stored."""
+        ...
 
 
 def _values(token: dict[str, Any], last_updated: datetime) -> dict[str, Any]:
@@ -109,11 +118,20 @@ class PartnerTokenService:
         )
         return [PartnerToken.model_validate(row) for row in rows]
 
-    async def authorize(self, uid: str, station_id: str | None = None) -> IdTokenInfo | None:
-        """The answer for a partner's token by the whitelist rules; None if we have none."""
+    async def authorize(
+        self, uid: str, station_id: str | None = None, evse_id: int | None = None
+    ) -> IdTokenInfo | None:
+        """The answer for a partner's token by the whitelist rules; None if we have none.
+
+        ``station_id`` and ``evse_id`` (the OCPP EVSE, None when unknown) say where the
+        driver is, for the eMSP's real-time authorization.
+        """
         found = await self.find_uid(uid)
         if not found:
-            return None
+            if self.realtime is None:
+                return None
+            status = await self.realtime.authorize_unknown(uid, station_id, evse_id)
+            return IdTokenInfo(status=status) if status is not None else None
         token = found[0]
         if not token.valid:
             return IdTokenInfo(status=AuthorizationStatus.BLOCKED, group_id=token.group_id)
@@ -121,7 +139,7 @@ class PartnerTokenService:
             return IdTokenInfo(status=AuthorizationStatus.ACCEPTED, group_id=token.group_id)
         answer = None
         if self.realtime is not None:
-            answer = await self.realtime.authorize(token, station_id)
+            answer = await self.realtime.authorize(token, station_id, evse_id)
         if answer is None:
             offline_ok = token.whitelist == "ALLOWED_OFFLINE"
             answer = AuthorizationStatus.ACCEPTED if offline_ok else AuthorizationStatus.INVALID

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import insert, or_, select, update
 
 from cpo_backend.db.database import Database
-from cpo_backend.db.tables_ocpi import PartnerRow
+from cpo_backend.db.tables_ocpi import OutboxRow, PartnerRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.model import Record
 from cpo_backend.domain.time import UtcTimestamp, utc_now
@@ -44,9 +44,10 @@ class Partner(Record):
     updated_at: UtcTimestamp
 
     def endpoint(self, identifier: str, role: str) -> str | None:
-        """The partner's URL for one module interface, if it offers it."""
+        """The partner's URL for one module interface, if it offers it. An endpoint
+        without a role (OCPI 2.1.1) serves both interfaces of its module."""
         for endpoint in self.endpoints:
-            if endpoint.get("identifier") == identifier and endpoint.get("role") == role:
+            if endpoint.get("identifier") == identifier and endpoint.get("role", role) == role:
                 return str(endpoint["url"])
         return None
 
@@ -58,6 +59,31 @@ class PartnerAccess(Record):
     token_a: str | None
     incoming_token: str | None
     outgoing_token: str | None
+
+
+class OutboxEntryNotFound(Exception):
+    pass
+
+
+class OutboxEntry(Record):
+    """One push owed to (or delivered to, or dropped for) a partner: the operator's view
+    of the outbox, to see what a partner is missing and why."""
+
+    id: int
+    partner_id: int
+    module: str
+    method: str
+    path: str
+    object_key: str
+    to_country_code: str | None
+    to_party_id: str | None
+    state: str
+    attempts: int
+    next_attempt_at: UtcTimestamp
+    last_error: str | None
+    created_at: UtcTimestamp
+    delivered_at: UtcTimestamp | None
+    body: dict[str, Any] | None = None
 
 
 class RegistrationFailed(Exception):
@@ -166,6 +192,44 @@ class PartnerService:
     async def find(self) -> list[Partner]:
         rows = await self._db.fetch_all(select(PartnerRow).order_by(PartnerRow.id))
         return [_partner(row) for row in rows]
+
+    async def outbox(
+        self,
+        *,
+        partner_id: int | None = None,
+        state: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[OutboxEntry]:
+        """Outbox rows, oldest first, without their bodies."""
+        query = select(*(c for c in OutboxRow.__table__.c if c.name != "body"))
+        if partner_id is not None:
+            query = query.where(OutboxRow.partner_id == partner_id)
+        if state is not None:
+            query = query.where(OutboxRow.state == state)
+        rows = await self._db.fetch_all(query.order_by(OutboxRow.id).offset(offset).limit(limit))
+        return [OutboxEntry.model_validate(row) for row in rows]
+
+    async def outbox_entry(self, entry_id: int) -> OutboxEntry:
+        row = await self._db.fetch_one(select(OutboxRow).where(OutboxRow.id == entry_id))
+        if row is None:
+            raise OutboxEntryNotFound(entry_id)
+        return OutboxEntry.model_validate(row)
+
+    async def retry_now(self, entry_id: int) -> OutboxEntry:
+        """Make a pending row due at once (the partner is fixed: skip the backoff)."""
+
+        async def op(tx: WriteTx) -> int:
+            result = await tx.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == entry_id, OutboxRow.state == "pending")
+                .values(next_attempt_at=utc_now())
+            )
+            return result.rowcount
+
+        if await self._db.write(op) == 0:
+            raise OutboxEntryNotFound(entry_id)
+        return await self.outbox_entry(entry_id)
 
     async def update(self, partner_id: int, **values: Any) -> Partner:
         """Store new registration data (status, tokens, version, roles, endpoints)."""

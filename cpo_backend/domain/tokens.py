@@ -29,13 +29,20 @@ class TokenService:
         # Roaming partners' tokens, asked about tokens the operator does not know.
         self.partner_tokens: PartnerTokenService | None = None
 
-    async def authorize(self, id_token: str | None) -> IdTokenInfo:
-        """The status a charger is told: unknown tokens are Invalid, expired ones Expired."""
+    async def authorize(
+        self, id_token: str | None, *, station_id: str | None = None, evse_id: int | None = None
+    ) -> IdTokenInfo:
+        """The status a charger is told: unknown tokens are Invalid, expired ones Expired.
+
+        ``station_id`` and ``evse_id`` say where the driver is: the OCPP EVSE (1, 2 ...),
+        None or 0 (the station itself) when unknown. Only a partner token's real-time
+        authorization uses them; the operator's own tokens answer from one read.
+        """
         if not id_token:
             return IdTokenInfo(status=AuthorizationStatus.INVALID)
         row = await self._db.fetch_one(select(IdTokenRow).where(IdTokenRow.id_token == id_token))
         if row is None and self.partner_tokens is not None:
-            roaming = await self.partner_tokens.authorize(id_token)
+            roaming = await self.partner_tokens.authorize(id_token, station_id, evse_id or None)
             if roaming is not None:
                 return roaming
         if row is None:

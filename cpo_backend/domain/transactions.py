@@ -103,6 +103,9 @@ class StartRequest:
     reservation_id: int | None = None
     # The charger's own id (2.0.1); None when we hand out the id (1.6).
     charger_transaction_id: str | None = None
+    # The token's verdict when the caller asked already (2.0.1 asks for every event that
+    # carries a token): asking twice would ask a roaming eMSP twice.
+    id_token_info: IdTokenInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,7 @@ class StopRequest:
     id_token: str | None = None
     reason: str | None = None
     samples: Sequence[SampledValue] = ()
+    id_token_info: IdTokenInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +164,9 @@ class TransactionService:
     # -- charger messages --------------------------------------------------------------
 
     async def start(self, request: StartRequest) -> StartResult:
-        info = await self._tokens.authorize(request.id_token)
+        info = request.id_token_info or await self._tokens.authorize(
+            request.id_token, station_id=request.station_id, evse_id=request.evse_id
+        )
         now = utc_now()
 
         async def op(tx: WriteTx) -> StartResult:
@@ -338,7 +344,9 @@ class TransactionService:
         return transaction.id, True
 
     async def stop(self, request: StopRequest) -> IdTokenInfo | None:
-        info = await self._tokens.authorize(request.id_token) if request.id_token else None
+        info = request.id_token_info
+        if info is None and request.id_token:
+            info = await self._tokens.authorize(request.id_token, station_id=request.station_id)
         now = utc_now()
         reason = request.reason or DEFAULT_STOP_REASON
 

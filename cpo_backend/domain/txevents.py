@@ -133,8 +133,8 @@ class TransactionEventService:
 
     async def record(self, event: TransactionEventReport) -> EventOutcome:
         """Apply ``event`` once; a replay gets the same kind of answer and changes nothing."""
-        info = await self._tokens.authorize(event.id_token) if event.id_token else None
         key = (event.station_id, event.charger_transaction_id)
+        info = await self._authorize(event, key) if event.id_token else None
         progress = self._progress.get(key) or await self._load(key)
         if event.seq_no in progress.seq_nos:
             known = await self._transactions.find_by_charger_id(*key)
@@ -150,9 +150,9 @@ class TransactionEventService:
             )
         known = progress.active or await self._transactions.find_by_charger_id(*key)
         if event.event_type == ENDED:
-            transaction_id = await self._end(event, known)
+            transaction_id = await self._end(event, known, info)
         else:
-            transaction_id = await self._start_or_update(event, known, progress)
+            transaction_id = await self._start_or_update(event, known, progress, info)
             if progress.active is None:
                 current = await self._transactions.find_by_charger_id(*key)
                 if current is not None and current.status == TransactionStatus.ACTIVE:
@@ -163,6 +163,18 @@ class TransactionEventService:
             # Late events after the end reload the journal once; nothing stays in memory.
             self._progress.pop(key, None)
         return EventOutcome(transaction_id, info, False)
+
+    async def _authorize(self, event: TransactionEventReport, key: tuple[str, str]) -> IdTokenInfo:
+        """The token's verdict, asked where the driver is: the event's EVSE, else (only the
+        first event of a transaction must name it) the EVSE of the transaction this node
+        already knows; no read for it."""
+        evse_id = event.evse_id
+        progress = self._progress.get(key)
+        if evse_id is None and progress is not None and progress.active is not None:
+            evse_id = progress.active.evse_id
+        return await self._tokens.authorize(
+            event.id_token, station_id=event.station_id, evse_id=evse_id
+        )
 
     async def _load(self, key: tuple[str, str]) -> _Progress:
         rows = await self._db.fetch_all(
@@ -182,7 +194,11 @@ class TransactionEventService:
         return progress
 
     async def _start_or_update(
-        self, event: TransactionEventReport, known: Transaction | None, progress: _Progress
+        self,
+        event: TransactionEventReport,
+        known: Transaction | None,
+        progress: _Progress,
+        info: IdTokenInfo | None,
     ) -> int:
         start = StartRequest(
             station_id=event.station_id,
@@ -193,6 +209,7 @@ class TransactionEventService:
             started_at=event.timestamp,
             reservation_id=event.reservation_id,
             charger_transaction_id=event.charger_transaction_id,
+            id_token_info=info,
         )
         if known is None:
             transaction_id = (await self._transactions.start(start)).transaction_id
@@ -218,7 +235,9 @@ class TransactionEventService:
             )
         return transaction_id
 
-    async def _end(self, event: TransactionEventReport, known: Transaction | None) -> int | None:
+    async def _end(
+        self, event: TransactionEventReport, known: Transaction | None, info: IdTokenInfo | None
+    ) -> int | None:
         meter_stop = energy_register_wh(list(event.samples))
         if meter_stop is None and known is not None:
             meter_stop = known.last_meter_wh
@@ -231,6 +250,7 @@ class TransactionEventService:
                 id_token=event.id_token,
                 reason=event.stopped_reason,
                 samples=event.samples,
+                id_token_info=info,
             )
         )
         await self._transactions.amend(

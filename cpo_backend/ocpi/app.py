@@ -31,8 +31,10 @@ from cpo_backend.ocpi.registration import Credentials211, OcpiRegistrar
 from cpo_backend.ocpi.transport import errors
 from cpo_backend.ocpi.transport.client import OcpiClient
 from cpo_backend.ocpi.transport.headers import MessageIdMiddleware, Party
+from cpo_backend.ocpi.v211 import commands as v211_commands
 from cpo_backend.ocpi.v211 import locations as v211_locations
 from cpo_backend.ocpi.v211 import tariffs as v211_tariffs
+from cpo_backend.ocpi.v211 import tokens as v211_tokens
 from cpo_backend.ocpi.versions import versions_router
 
 # (identifier, our interface role) of every module served: version details lists these.
@@ -48,10 +50,15 @@ MODULES: tuple[tuple[str, str], ...] = (
 )
 
 
+# 2.1.1 endpoints carry no role; the CPO side of each module is served.
 MODULES_211: tuple[tuple[str, str], ...] = (
     ("credentials", "SENDER"),
     ("locations", "SENDER"),
     ("tariffs", "SENDER"),
+    ("tokens", "RECEIVER"),
+    ("commands", "RECEIVER"),
+    ("sessions", "SENDER"),
+    ("cdrs", "SENDER"),
 )
 
 
@@ -69,7 +76,15 @@ def create_ocpi_app(ctx: OcpiContext) -> FastAPI:
     app.include_router(cdrs.router, prefix=f"/{VERSION}")
     app.include_router(hubclientinfo.router, prefix=f"/{VERSION}")
     credentials_211 = credentials.credentials_router(VERSION_211, Credentials211, to_211)
-    for router in (credentials_211, v211_locations.router, v211_tariffs.router):
+    for router in (
+        credentials_211,
+        v211_locations.router,
+        v211_tariffs.router,
+        v211_tokens.router,
+        v211_commands.router,
+        sessions.router_211,
+        cdrs.router_211,
+    ):
         app.include_router(router, prefix=f"/{VERSION_211}")
     return app
 
@@ -100,12 +115,16 @@ class OcpiInterface:
         self.registrar = OcpiRegistrar(self.context)
         services.partner_tokens.realtime = OcpiRealtimeAuthorizer(self.context)
         self.outbox = OutboxWorker(db, self.context)
-        self.commands = CommandRunner(services.commands, self.outbox)
+        recorder = sessions.SessionRecorder(self.context)
+        self.commands = CommandRunner(db, services.commands, self.outbox)
+        self.commands.after_result["START_SESSION"] = recorder.announce
         events.transactional_handlers.append(OutboxRecorder(self.context).on_event)
-        events.transactional_handlers.append(sessions.SessionRecorder(self.context).on_event)
+        events.transactional_handlers.append(recorder.on_event)
         events.subscribe(self.outbox.notify)
         self.cdrs = cdrs.CdrSealer(self.context, self.outbox)
         events.subscribe(self.cdrs.notify)
+        self.session_updates = sessions.SessionUpdater(self.context, self.outbox)
+        events.subscribe(self.session_updates.notify)
         app = create_ocpi_app(self.context)
         app.state.command_runner = self.commands
         # Outside the app's own error middleware, so that even a 500 carries the ids.
@@ -118,11 +137,14 @@ class OcpiInterface:
             self.context.public_url = f"http://{shown}:{port}"
 
     async def start(self) -> None:
+        await self.commands.recover()
         await self.outbox.start()
         await self.cdrs.start()
+        await self.session_updates.start()
 
     async def stop(self) -> None:
         await self.commands.stop()
+        await self.session_updates.stop()
         await self.cdrs.stop()
         await self.outbox.stop()
         await self._http.aclose()

@@ -54,16 +54,24 @@ async def module_caller(
     if not caller.registered:
         raise _unauthorized("Credentials token not valid for this module")
     mark_routed(request, ctx.us, partner_party(caller.access.partner))
+    request.state.ocpi_partner = caller.access
     return caller.access
 
 
 async def module_caller_211(
-    caller: Annotated[Caller, Depends(configuration_caller)],
+    request: Request, caller: Annotated[Caller, Depends(configuration_caller)]
 ) -> PartnerAccess:
     """OCPI 2.1.1 functional modules: registered partners only; 2.1.1 has no routing."""
     if not caller.registered:
         raise _unauthorized("Credentials token not valid for this module")
+    request.state.ocpi_partner = caller.access
     return caller.access
+
+
+def calling_partner(request: Request) -> PartnerAccess:
+    """The partner a module dependency admitted (for routers shared by versions)."""
+    access: PartnerAccess = request.state.ocpi_partner
+    return access
 
 
 ConfigurationCaller = Annotated[Caller, Depends(configuration_caller)]

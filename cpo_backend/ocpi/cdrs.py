@@ -10,7 +10,6 @@ changed afterwards. The eMSP's ``Location`` header is stored when it acknowledge
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -18,49 +17,28 @@ from sqlalchemy import insert, select, update
 
 from cpo_backend.db.tables_ocpi import CdrRow, OutboxRow, SessionRow
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.cdrs import CdrNotCreditable, CdrNotFound
 from cpo_backend.domain.events import DomainEvent, TransactionEnded
 from cpo_backend.domain.locations import Location
-from cpo_backend.domain.meter import DEFAULT_MEASURAND
 from cpo_backend.domain.model import TransactionDetails
 from cpo_backend.domain.time import format_utc, utc_now
+from cpo_backend.ocpi.auth import module_caller, module_caller_211
 from cpo_backend.ocpi.background import WakeableLoop
+from cpo_backend.ocpi.charging import charged, meter_samples
 from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.outbox import OutboxWorker, Push, outbox_row
 from cpo_backend.ocpi.owned import owned_router
+from cpo_backend.ocpi.sessions import token_owner
+from cpo_backend.ocpi.shapes import shapes_of
 from cpo_backend.ocpi.transport.client import PartnerReply
-from cpo_backend.pricing import (
-    MeterSample,
-    PricingError,
-    build_charging_periods,
-    price_session,
-    render_charging_periods,
-)
+from cpo_backend.pricing import PricingError
 
 log = structlog.get_logger(__name__)
 
-POWER_MEASURAND = "Power.Active.Import"
+# Appended to a CDR's id for its Credit CDR (CDR ids are 39 long to allow for it).
+CREDIT_SUFFIX = "-C"
+
 LOCATION_FIELDS = ("name", "address", "city", "postal_code", "state", "country", "coordinates")
-
-
-def meter_samples(details: TransactionDetails) -> list[MeterSample]:
-    """Register and power readings per instant, with meterStart and meterStop at the ends."""
-    energy: dict[Any, Decimal] = {}
-    power: dict[Any, Decimal] = {}
-    for value in details.meter_values:
-        if value.value is None or value.phase is not None or value.after_stop:
-            continue
-        if value.measurand == DEFAULT_MEASURAND and value.unit == "Wh":
-            energy[value.sampled_at] = value.value
-        elif value.measurand == POWER_MEASURAND and value.unit == "W":
-            power[value.sampled_at] = value.value
-    if details.started_at is not None and details.meter_start_wh is not None:
-        energy.setdefault(details.started_at, details.meter_start_wh)
-    if details.stopped_at is not None and details.meter_stop_wh is not None:
-        energy[details.stopped_at] = details.meter_stop_wh
-    return [
-        MeterSample(moment, energy_wh=energy.get(moment), power_w=power.get(moment))
-        for moment in sorted(energy.keys() | power.keys())
-    ]
 
 
 def cdr_location(location: Location, session: Any) -> dict[str, Any]:
@@ -82,40 +60,39 @@ def cdr_location(location: Location, session: Any) -> dict[str, Any]:
 
 
 def build_cdr(
-    ctx: OcpiContext, session: Any, details: TransactionDetails, location: Location
+    ctx: OcpiContext,
+    session: Any,
+    details: TransactionDetails,
+    location: Location,
+    revision: int = 1,
 ) -> dict[str, Any]:
-    """The CDR of one completed session (raises ``PricingError`` on unusable data)."""
+    """The CDR of one completed session (raises ``PricingError`` on unusable data);
+    ``revision`` counts the CDRs of the session, credited ones included, so that a CDR
+    issued again after a Credit CDR has an id of its own."""
     start = session.start_date_time
     end = session.end_date_time or start
     zone = location.details.get("time_zone", "UTC")
     tariff = session.tariff
-    periods = build_charging_periods(meter_samples(details), start, end, tariff=tariff, tz=zone)
-    if tariff is not None:
-        totals = price_session(tariff, periods, zone).ocpi_totals()
-    else:
-        hours = Decimal((end - start).total_seconds()) / 3600
-        totals = {
-            "total_cost": {"excl_vat": 0},
-            "total_energy": float(round(session.kwh, 3)),
-            "total_time": float(round(hours, 4)),
-        }
+    bill = charged(meter_samples(details), start, end, tariff, zone, session.kwh)
     cdr: dict[str, Any] = {
         "country_code": ctx.us.country_code,
         "party_id": ctx.us.party_id,
-        "id": f"{ctx.us.party_id}{session.id}",
+        "id": f"{ctx.us.party_id}{session.ocpi_id}" + (f"-{revision}" if revision > 1 else ""),
         "start_date_time": format_utc(start),
         "end_date_time": format_utc(end),
-        "session_id": str(session.id),
+        "session_id": session.ocpi_id,
         "cdr_token": session.cdr_token,
         "auth_method": session.auth_method,
         "cdr_location": cdr_location(location, session),
         "currency": session.currency,
-        "charging_periods": render_charging_periods(periods),
-        **totals,
+        "charging_periods": bill.rendered_periods(),
+        **bill.totals,
         "last_updated": format_utc(utc_now()),
     }
     if tariff is not None:
         cdr["tariffs"] = [tariff]
+    if session.authorization_reference:
+        cdr["authorization_reference"] = session.authorization_reference
     return cdr
 
 
@@ -150,14 +127,22 @@ class CdrSealer:
     async def _seal(self, session: Any) -> None:
         ctx = self._ctx
         try:
-            details = await ctx.transactions.details(session.id)
+            details = await ctx.transactions.details(session.transaction_id)
             location = await ctx.locations.get(session.location_id)
-            cdr = build_cdr(ctx, session, details, location)
+            owner = (await ctx.partners.access(session.partner_id)).partner
+            earlier = await ctx.db.fetch_all(
+                select(CdrRow.id).where(CdrRow.session_id == session.id)
+            )
+            revision = 1 + sum(1 for row in earlier if not row.id.endswith(CREDIT_SUFFIX))
+            built = build_cdr(ctx, session, details, location, revision)
+            # Sealed in the owner's version: the CDR is kept exactly as it was sent.
+            cdr = shapes_of(owner).cdr(built, location)
         except (PricingError, LookupError, ValueError) as error:
             log.exception("CDR cannot be built", session=session.id)
             await self._mark(session.id, "failed", str(error))
             return
-        push = Push("cdrs", "POST", "", f"cdr:{cdr['id']}", cdr)
+        to = token_owner(session.cdr_token)
+        push = Push("cdrs", "POST", "", _cdrs_key(session.id), cdr, to)
 
         async def op(tx: WriteTx) -> None:
             await tx.execute(
@@ -185,14 +170,75 @@ class CdrSealer:
 
         await self._ctx.db.write(op)
 
+    async def credit(self, cdr_id: str, *, reissue: bool) -> dict[str, Any]:
+        """A Credit CDR for a sent one: the same data, ``credit`` set, the id with ``-C``
+        appended, ``total_cost`` negated (OCPI 2.2.1); with ``reissue`` the session is
+        sealed again into a new CDR, queued after the credit (same outbox object)."""
+        ctx = self._ctx
+        row = await ctx.db.fetch_one(select(CdrRow).where(CdrRow.id == cdr_id))
+        if row is None:
+            raise CdrNotFound(cdr_id)
+        original: dict[str, Any] = row.data
+        if original.get("credit") or "cdr_token" not in original:
+            raise CdrNotCreditable("only 2.2.1 CDRs that are not credits themselves")
+        now = utc_now()
+        credit = original | {
+            "id": f"{cdr_id}{CREDIT_SUFFIX}",
+            "credit": True,
+            "credit_reference_id": cdr_id,
+            "total_cost": {k: -v if v else 0 for k, v in original["total_cost"].items()},
+            "last_updated": format_utc(now),
+        }
+        to = token_owner(original["cdr_token"])
+        push = Push("cdrs", "POST", "", _cdrs_key(row.session_id), credit, to)
+
+        async def op(tx: WriteTx) -> None:
+            taken = await tx.execute(select(CdrRow.id).where(CdrRow.id == credit["id"]))
+            if taken.first() is not None:
+                raise CdrNotCreditable(f"{cdr_id} is credited already")
+            await tx.execute(
+                insert(CdrRow).values(
+                    id=credit["id"],
+                    session_id=row.session_id,
+                    partner_id=row.partner_id,
+                    data=credit,
+                    last_updated=now,
+                )
+            )
+            await tx.execute(insert(OutboxRow).values(**outbox_row(row.partner_id, push)))
+            if reissue:
+                await tx.execute(
+                    update(SessionRow)
+                    .where(SessionRow.id == row.session_id)
+                    .values(cdr_state="pending")
+                )
+
+        await ctx.db.write(op)
+        self._outbox.wake()
+        if reissue:
+            self._loop.wake()
+        return credit
+
     @staticmethod
     async def _keep_location(tx: WriteTx, row: Any, reply: PartnerReply) -> None:
         location = reply.headers.get("Location")
-        if location:
-            cdr_id = row.object_key.removeprefix("cdr:")
+        if location and isinstance(row.body, dict):
             await tx.execute(
-                update(CdrRow).where(CdrRow.id == cdr_id).values(location_url=location)
+                update(CdrRow).where(CdrRow.id == row.body["id"]).values(location_url=location)
             )
 
 
-router = owned_router("/cdrs", CdrRow, CdrRow.session_id, lambda row, _ctx: row.data)
+def _cdrs_key(session_id: int) -> str:
+    """One outbox object for all CDRs of a session: a credit and its reissue arrive in order."""
+    return f"cdrs:{session_id}"
+
+
+async def _sealed(rows: list[Any], _ctx: OcpiContext) -> list[Any]:
+    """CDRs as sealed: in the version their owner agreed when they were sent."""
+    return [row.data for row in rows]
+
+
+# CDRs never change: creation order is stable.
+ORDER = (CdrRow.last_updated, CdrRow.id)
+router = owned_router("/cdrs", CdrRow, ORDER, _sealed, module_caller)
+router_211 = owned_router("/cdrs", CdrRow, ORDER, _sealed, module_caller_211)

@@ -1,28 +1,47 @@
 """Carrying out an OCPI command and reporting its CommandResult to the eMSP.
 
 The HTTP request that brought the command is answered at once (CommandResponse); the
-charger's answer comes later. :class:`CommandRunner` sends the version-neutral command
-through the domain's CommandService in the background and queues the CommandResult for
-the ``response_url`` in the outbox, so the report survives a failing eMSP or a restart.
+charger's answer comes later. :class:`CommandRunner` first stores the command
+(``ocpi_commands``), so that the result owed survives a restart, then sends the
+version-neutral command through the domain's CommandService in the background; the
+charger's answer marks the row done and queues the CommandResult for the
+``response_url`` in the outbox, in one write. Rows still running when the back-end
+starts were cut off by a stop: their result is TIMEOUT.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
+from sqlalchemy import insert, select, update
 
+from cpo_backend.db.database import Database
+from cpo_backend.db.tables_ocpi import CommandRow, OutboxRow
+from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.commands import (
     Command,
     CommandError,
     CommandNotSupported,
     CommandService,
     CommandTimeout,
+    ReserveNow,
 )
-from cpo_backend.ocpi.outbox import OutboxWorker, Push
+from cpo_backend.domain.time import utc_now
+from cpo_backend.ocpi.outbox import OutboxWorker, Push, outbox_row
+from cpo_backend.ocpi.shapes import SHAPES
 
 log = structlog.get_logger(__name__)
+
+# (transaction, command row id, result): more to write with a command's result.
+AfterResult = Callable[[WriteTx, int, str], Awaitable[None]]
+
+RUNNING = "running"
+DONE = "done"
 
 # The charger's answer (1.6 and 2.0.1 status names) as an OCPI CommandResultType.
 CHARGER_STATUS_TO_RESULT = {
@@ -44,41 +63,150 @@ class PlannedCommand:
     """A command ready to run: where, what, and how to report back."""
 
     partner_id: int
+    version: str
+    name: str
     station_id: str
     command: Command
     response_url: str
     # Per-command readings of the charger's status (CANCEL_RESERVATION: Rejected means
     # the reservation is unknown).
     overrides: dict[str, str] = field(default_factory=dict)
+    token_uid: str | None = None
+    authorization_reference: str | None = None
+    # RESERVE_NOW: the eMSP's reservation id (the command's own OCPP id is ours).
+    reservation_id: str | None = None
+    # The OCPI location, EVSE uid and connector id named (START_SESSION, RESERVE_NOW).
+    place: tuple[str, str, str | None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    """What finishing a command needs of it (as named in its row)."""
+
+    id: int
+    command: str
+    partner_id: int
+    version: str
+    response_url: str
+
+
+async def reservation_of(
+    db: Database, partner_id: int, reservation_id: str
+) -> tuple[str, int] | None:
+    """The station and our OCPP reservation id of an eMSP's reservation, if it made one."""
+    row = await db.fetch_one(
+        select(CommandRow.station_id, CommandRow.ocpp_reservation_id)
+        .where(
+            CommandRow.partner_id == partner_id,
+            CommandRow.reservation_id == reservation_id,
+            CommandRow.ocpp_reservation_id.is_not(None),
+        )
+        .order_by(CommandRow.id.desc())
+    )
+    return (row.station_id, row.ocpp_reservation_id) if row is not None else None
 
 
 class CommandRunner:
-    def __init__(self, commands: CommandService, outbox: OutboxWorker) -> None:
+    def __init__(self, db: Database, commands: CommandService, outbox: OutboxWorker) -> None:
+        self._db = db
         self._commands = commands
         self._outbox = outbox
         self._tasks: set[asyncio.Task[None]] = set()
+        # Per command, what else to write with its result (in the same transaction): the
+        # PENDING Session an accepted START_SESSION announces.
+        self.after_result: dict[str, AfterResult] = {}
 
-    def spawn(self, planned: PlannedCommand) -> None:
-        task = asyncio.create_task(self._run(planned))
+    async def submit(self, planned: PlannedCommand) -> None:
+        """Store the command (committed before the eMSP hears ACCEPTED), then run it."""
+        existing = (
+            await reservation_of(self._db, planned.partner_id, planned.reservation_id)
+            if planned.reservation_id is not None
+            else None
+        )
+
+        async def op(tx: WriteTx) -> int:
+            result = await tx.execute(
+                insert(CommandRow).values(
+                    partner_id=planned.partner_id,
+                    version=planned.version,
+                    command=planned.name,
+                    response_url=planned.response_url,
+                    station_id=planned.station_id,
+                    token_uid=planned.token_uid,
+                    authorization_reference=planned.authorization_reference,
+                    reservation_id=planned.reservation_id,
+                    location_id=planned.place[0] if planned.place else None,
+                    evse_uid=planned.place[1] if planned.place else None,
+                    connector_id=planned.place[2] if planned.place else None,
+                    state=RUNNING,
+                    created_at=utc_now(),
+                )
+            )
+            (row_id,) = result.inserted_primary_key or (0,)
+            if planned.reservation_id is not None:
+                # The same eMSP reservation id again replaces that reservation (OCPI):
+                # it keeps its OCPP id; a new one gets this row's id as ours.
+                ours = existing[1] if existing is not None else row_id
+                await tx.execute(
+                    update(CommandRow)
+                    .where(CommandRow.id == row_id)
+                    .values(ocpp_reservation_id=ours)
+                )
+            return int(row_id)
+
+        row_id = await self._db.write(op)
+        command = planned.command
+        if isinstance(command, ReserveNow):
+            ours = existing[1] if existing is not None else row_id
+            command = dataclasses.replace(command, reservation_id=ours)
+        task = asyncio.create_task(self._run(row_id, planned, command))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def recover(self) -> None:
+        """Report the commands a stop cut off: the charger's answer is lost with it."""
+        rows = await self._db.fetch_all(select(CommandRow).where(CommandRow.state == RUNNING))
+        for row in rows:
+            message = "back-end restarted before the charger answered"
+            await self._finish(row, "TIMEOUT", message)
+        if rows:
+            log.warning("commands cut off by a restart reported as TIMEOUT", count=len(rows))
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _run(self, planned: PlannedCommand) -> None:
-        result, message = await self._execute(planned)
-        body: dict[str, object] = {"result": result}
-        if message:
-            body["message"] = [{"language": "en", "text": message[:512]}]
-        push = Push("commands", "POST", planned.response_url, planned.response_url, body)
-        await self._outbox.enqueue(planned.partner_id, push)
+    async def _run(self, row_id: int, planned: PlannedCommand, command: Command) -> None:
+        result, message = await self._execute(planned, command)
+        finished = _Finished(
+            row_id, planned.name, planned.partner_id, planned.version, planned.response_url
+        )
+        await self._finish(finished, result, message)
 
-    async def _execute(self, planned: PlannedCommand) -> tuple[str, str | None]:
+    async def _finish(self, command: Any, result: str, message: str | None) -> None:
+        """Mark the command (its row or a :class:`_Finished`) done and queue its result, and
+        what hangs on it, in one write."""
+        body = SHAPES[command.version].command_result(result, message)
+        push = Push("commands", "POST", command.response_url, command.response_url, body)
+        hook = self.after_result.get(command.command)
+
+        async def op(tx: WriteTx) -> None:
+            await tx.execute(
+                update(CommandRow)
+                .where(CommandRow.id == command.id)
+                .values(state=DONE, result=result, finished_at=utc_now())
+            )
+            await tx.execute(insert(OutboxRow).values(**outbox_row(command.partner_id, push)))
+            if hook is not None:
+                await hook(tx, command.id, result)
+
+        await self._db.write(op)
+        self._outbox.wake()
+
+    async def _execute(self, planned: PlannedCommand, command: Command) -> tuple[str, str | None]:
         try:
-            answer = await self._commands.execute(planned.station_id, planned.command)
+            answer = await self._commands.execute(planned.station_id, command)
         except CommandTimeout as error:
             return "TIMEOUT", str(error)
         except CommandNotSupported as error:

@@ -8,22 +8,24 @@ when it cannot be carried out), the CommandResult follows on ``response_url``.
 
 from __future__ import annotations
 
-import zlib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
+from sqlalchemy import select
 
+from cpo_backend.db.tables_ocpi import SessionRow
 from cpo_backend.domain import commands as c
 from cpo_backend.domain.locations import LocationNotFound
 from cpo_backend.domain.model import TransactionStatus
 from cpo_backend.domain.transactions import TransactionNotFound
 from cpo_backend.ocpi.auth import Context, ModuleCaller
-from cpo_backend.ocpi.command_results import CommandRunner, PlannedCommand
-from cpo_backend.ocpi.context import OcpiContext
+from cpo_backend.ocpi.command_results import CommandRunner, PlannedCommand, reservation_of
+from cpo_backend.ocpi.context import VERSION, OcpiContext
 from cpo_backend.ocpi.tokens import Token
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
 from cpo_backend.ocpi.transport.pagination import require_datetime
+from cpo_backend.ocpi.transport.validation import validated
 
 router = APIRouter(prefix="/commands")
 
@@ -85,16 +87,9 @@ class Refused(Exception):
         self.result = result
 
 
-def reservation_number(owner: str, reservation_id: str) -> int:
-    """OCPP wants an integer reservation id; OCPI gives a string: a stable 31-bit hash
-    of the partner and its id, so that CANCEL_RESERVATION finds what RESERVE_NOW made."""
-    if reservation_id.isdigit() and int(reservation_id) < 2**31:
-        return int(reservation_id)
-    return zlib.crc32(f"{owner}*{reservation_id}".encode()) & 0x7FFFFFFF
-
-
-async def _evse(ctx: OcpiContext, location_id: str, evse_uid: str | None) -> tuple[str, int]:
-    """The station and OCPP EVSE behind an OCPI EVSE (the only one, if none is named)."""
+async def _evse(ctx: OcpiContext, location_id: str, evse_uid: str | None) -> tuple[str, int, str]:
+    """The station and OCPP EVSE behind an OCPI EVSE (the only one, if none is named),
+    and that EVSE's uid."""
     try:
         location = await ctx.locations.get(location_id)
     except LocationNotFound:
@@ -107,7 +102,7 @@ async def _evse(ctx: OcpiContext, location_id: str, evse_uid: str | None) -> tup
         raise Refused("REJECTED", "evse_uid missing or unknown at this location")
     if found.station_id is None or found.ocpp_evse_id is None:
         raise Refused("REJECTED", "EVSE is not bound to a charging station")
-    return found.station_id, found.ocpp_evse_id
+    return found.station_id, found.ocpp_evse_id, found.uid
 
 
 async def _remember_token(ctx: OcpiContext, token: Token) -> None:
@@ -116,48 +111,71 @@ async def _remember_token(ctx: OcpiContext, token: Token) -> None:
     await ctx.partner_tokens.put(token.model_dump(exclude_none=True), stamp)
 
 
-async def _plan(ctx: OcpiContext, partner_id: int, body: BaseModel) -> PlannedCommand:
-    def planned(station_id: str, command: c.Command, **overrides: str) -> PlannedCommand:
+async def _plan(
+    ctx: OcpiContext, partner_id: int, version: str, name: str, body: BaseModel
+) -> PlannedCommand:
+    """Check the command and resolve it to a station and a version-neutral command."""
+
+    def planned(station_id: str, command: c.Command, **extra: Any) -> PlannedCommand:
         url = getattr(body, "response_url")  # noqa: B009 (every command model has it)
-        return PlannedCommand(partner_id, station_id, command, url, overrides)
+        return PlannedCommand(partner_id, version, name, station_id, command, url, **extra)
 
     match body:
         case StartSession():
-            station_id, evse_id = await _evse(ctx, body.location_id, body.evse_uid)
+            station_id, evse_id, uid = await _evse(ctx, body.location_id, body.evse_uid)
             await _remember_token(ctx, body.token)
-            ctx.remote_starts[body.token.uid] = True
-            return planned(station_id, c.RemoteStart(body.token.uid, evse_id=evse_id))
+            return planned(
+                station_id,
+                c.RemoteStart(body.token.uid, evse_id=evse_id),
+                token_uid=body.token.uid,
+                authorization_reference=body.authorization_reference,
+                place=(body.location_id, uid, body.connector_id),
+            )
         case StopSession():
-            if not body.session_id.isdigit():
+            # Only the caller's own sessions: the Session ids we pushed to it.
+            ours = await ctx.db.fetch_one(
+                select(SessionRow.status, SessionRow.transaction_id).where(
+                    SessionRow.ocpi_id == body.session_id, SessionRow.partner_id == partner_id
+                )
+            )
+            if ours is None:
                 raise Refused("UNKNOWN_SESSION", "unknown session")
+            if ours.transaction_id is None:
+                raise Refused("REJECTED", "the charger has not started the session yet")
             try:
-                session = await ctx.transactions.get(int(body.session_id))
+                session = await ctx.transactions.get(ours.transaction_id)
             except TransactionNotFound:
                 raise Refused("UNKNOWN_SESSION", "unknown session") from None
             if session.status != TransactionStatus.ACTIVE or not session.charger_transaction_id:
                 raise Refused("UNKNOWN_SESSION", "session is not active")
             return planned(session.station_id, c.RemoteStop(session.charger_transaction_id))
         case UnlockConnector():
-            station_id, evse_id = await _evse(ctx, body.location_id, body.evse_uid)
+            station_id, evse_id, _uid = await _evse(ctx, body.location_id, body.evse_uid)
             connector = int(body.connector_id) if body.connector_id.isdigit() else 1
             return planned(station_id, c.UnlockConnector(evse_id, connector))
         case ReserveNow():
-            station_id, evse_id = await _evse(ctx, body.location_id, body.evse_uid)
+            station_id, evse_id, uid = await _evse(ctx, body.location_id, body.evse_uid)
             await _remember_token(ctx, body.token)
             expires = require_datetime("expiry_date", body.expiry_date)
-            number = reservation_number(str(partner_id), body.reservation_id)
-            ctx.reservations[number] = station_id
+            # Our OCPP reservation id is given by the runner when it stores the command.
             reserve = c.ReserveNow(
-                number, body.token.uid, expires, evse_id, group_id=body.token.group_id
+                0, body.token.uid, expires, evse_id, group_id=body.token.group_id
             )
-            return planned(station_id, reserve)
+            return planned(
+                station_id,
+                reserve,
+                token_uid=body.token.uid,
+                authorization_reference=body.authorization_reference,
+                reservation_id=body.reservation_id,
+                place=(body.location_id, uid, None),
+            )
         case CancelReservation():
-            number = reservation_number(str(partner_id), body.reservation_id)
-            reserved_at = ctx.reservations.get(number)
-            if reserved_at is None:
+            reserved = await reservation_of(ctx.db, partner_id, body.reservation_id)
+            if reserved is None:
                 raise Refused("REJECTED", "unknown reservation")
-            cancel = c.CancelReservation(number)
-            return planned(reserved_at, cancel, Rejected="UNKNOWN_RESERVATION")
+            station_id, ours = reserved
+            cancel = c.CancelReservation(ours)
+            return planned(station_id, cancel, overrides={"Rejected": "UNKNOWN_RESERVATION"})
     raise Refused("NOT_SUPPORTED", "unsupported command")
 
 
@@ -173,6 +191,23 @@ def _response(result: str, timeout: int, message: str | None = None) -> OcpiResp
     return ocpi_response(data)
 
 
+async def carry_out(
+    ctx: OcpiContext,
+    runner: CommandRunner,
+    partner_id: int,
+    version: str,
+    name: str,
+    body: BaseModel,
+) -> str | Refused:
+    """ACCEPTED once the command is stored and under way, or why it was refused."""
+    try:
+        planned = await _plan(ctx, partner_id, version, name, body)
+    except Refused as refused:
+        return refused
+    await runner.submit(planned)
+    return "ACCEPTED"
+
+
 @router.post("/{command}")
 async def receive_command(
     ctx: Context,
@@ -181,17 +216,9 @@ async def receive_command(
     command: CommandType,
     body: Annotated[dict[str, Any], Body()],
 ) -> OcpiResponse:
-    try:
-        parsed = MODELS[command].model_validate(body)
-    except ValidationError as error:
-        fields = "; ".join(
-            ".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in error.errors()
-        )
-        raise OcpiError(StatusCode.INVALID_PARAMETERS, fields) from None
+    parsed = validated(MODELS[command], body)
     timeout = int(ctx.command_timeout) + 1
-    try:
-        planned = await _plan(ctx, caller.partner.id, parsed)
-    except Refused as refused:
-        return _response(refused.result, timeout, str(refused))
-    runner.spawn(planned)
-    return _response("ACCEPTED", timeout)
+    outcome = await carry_out(ctx, runner, caller.partner.id, VERSION, command, parsed)
+    if isinstance(outcome, Refused):
+        return _response(outcome.result, timeout, str(outcome))
+    return _response(outcome, timeout)

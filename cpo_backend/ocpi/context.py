@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,10 +49,10 @@ class OcpiContext:
     client: OcpiClient
     # Set once the HTTP listener is bound when ``settings.public_url`` is not given.
     public_url: str = field(default="http://127.0.0.1:8000")
-    # OCPP reservation id -> station, so that CANCEL_RESERVATION knows where to go.
-    reservations: dict[int, str] = field(default_factory=dict)
-    # Token uids of START_SESSION commands sent: their session's auth_method is COMMAND.
-    remote_starts: dict[str, bool] = field(default_factory=dict)
+    # (token uid, station) -> the eMSP's authorization_reference of its last real-time
+    # authorization there, for the session that start makes. Kept in memory: it is only
+    # needed for the moments between a charger's Authorize and its start.
+    authorization_references: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def us(self) -> Party:
@@ -94,6 +95,23 @@ def credentials_211(ctx: OcpiContext, token: str) -> dict[str, Any]:
         "party_id": role["party_id"],
         "country_code": role["country_code"],
     }
+
+
+def parties_of(partner: Partner) -> set[Party]:
+    return {
+        Party(str(r.get("country_code", "")).upper(), str(r.get("party_id", "")).upper())
+        for r in partner.roles
+    }
+
+
+def reaching(partners: Iterable[Partner], owner: Party) -> Partner | None:
+    """The partner through which we reach ``owner``: the one that is that party, else a
+    hub (whose parties it routes to by the OCPI-to headers)."""
+    candidates = list(partners)
+    direct = next((p for p in candidates if owner in parties_of(p)), None)
+    if direct is not None:
+        return direct
+    return next((p for p in candidates if any(r.get("role") == "HUB" for r in p.roles)), None)
 
 
 def partner_party(partner: Partner) -> Party | None:

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
-from pydantic import ValidationError
 
 from cpo_backend.domain.partners import PartnerStatus
 from cpo_backend.ocpi.auth import Caller, ConfigurationCaller, Context
 from cpo_backend.ocpi.context import VERSION, OcpiContext
 from cpo_backend.ocpi.registration import Credentials, Credentials211, accept_credentials
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
+from cpo_backend.ocpi.transport.validation import validated
 
 Json = Annotated[dict[str, Any], Body()]
 
@@ -34,17 +34,8 @@ def credentials_router(
     """``model`` parses the partner's Credentials, ``ours`` renders ours with a token."""
     router = APIRouter(prefix="/credentials")
 
-    def parsed(body: dict[str, Any]) -> Credentials | Credentials211:
-        try:
-            return model.model_validate(body)
-        except ValidationError as error:
-            fields = "; ".join(
-                ".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in error.errors()
-            )
-            raise OcpiError(StatusCode.INVALID_PARAMETERS, fields) from None
-
     async def exchange(ctx: OcpiContext, caller: Caller, body: dict[str, Any]) -> OcpiResponse:
-        token = await accept_credentials(ctx, caller.access, parsed(body), version)
+        token = await accept_credentials(ctx, caller.access, validated(model, body), version)
         return ocpi_response(ours(ctx, token))
 
     @router.get("")

@@ -20,7 +20,7 @@ import structlog
 from sqlalchemy import func, insert, select, update
 
 from cpo_backend.db.database import Database
-from cpo_backend.db.tables_ocpi import OutboxRow, TariffRow
+from cpo_backend.db.tables_ocpi import ClientInfoRow, OutboxRow, TariffRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.events import (
     DomainEvent,
@@ -37,9 +37,9 @@ from cpo_backend.domain.tariffs import as_tariff
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.background import WakeableLoop
 from cpo_backend.ocpi.context import VERSION, OcpiContext, partner_party
-from cpo_backend.ocpi.locations import render_location
+from cpo_backend.ocpi.shapes import Shapes, shapes_of, speaks
 from cpo_backend.ocpi.transport.client import PartnerCallFailed, PartnerReply
-from cpo_backend.pricing import render_tariff
+from cpo_backend.ocpi.transport.headers import Party
 
 log = structlog.get_logger(__name__)
 
@@ -52,13 +52,15 @@ _PARALLEL = 16
 
 @dataclass(frozen=True, slots=True)
 class Push:
-    """One request owed to every partner offering ``module`` as a Receiver."""
+    """One request owed to one partner, its body in the partner's version."""
 
     module: str
     method: str
     path: str
     object_key: str
     body: dict[str, Any] | None
+    # The party it is for, when not the partner itself (an eMSP behind a hub).
+    to: Party | None = None
 
 
 # Events whose transaction may have written outbox rows.
@@ -89,6 +91,8 @@ def outbox_row(partner_id: int, push: Push) -> dict[str, Any]:
         "path": push.path,
         "object_key": push.object_key,
         "body": push.body,
+        "to_country_code": push.to.country_code if push.to else None,
+        "to_party_id": push.to.party_id if push.to else None,
         "state": PENDING,
         "attempts": 0,
         "next_attempt_at": now,
@@ -101,6 +105,19 @@ def backoff(attempts: int, base: float, maximum: float) -> float:
     return float(min(maximum, base * 2 ** min(attempts - 1, 30)))
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A push owed to every partner offering ``module`` as a Receiver; ``render`` gives
+    the body in a partner's version (None: that version cannot express it, so that
+    partner is not sent it), or is None itself for a request without a body."""
+
+    module: str
+    method: str
+    path: str
+    object_key: str
+    render: Callable[[Shapes], dict[str, Any] | None] | None
+
+
 class OutboxRecorder:
     """Turns domain events into outbox rows, inside the transaction that emitted them."""
 
@@ -108,50 +125,54 @@ class OutboxRecorder:
         self._ctx = ctx
 
     async def on_event(self, tx: WriteTx, event: DomainEvent) -> None:
-        pushes = await self._pushes(tx, event)
-        if not pushes:
+        changes = await self._changes(tx, event)
+        if not changes:
             return
         partners = await registered_partners(tx)
-        rows = [
-            outbox_row(partner.id, push)
-            for push in pushes
-            for partner in _receivers(partners, push.module)
-        ]
+        rows = []
+        for change in changes:
+            bodies: dict[str | None, dict[str, Any] | None] = {}
+            for partner in _receivers(partners, change.module):
+                if change.render is not None and partner.version not in bodies:
+                    bodies[partner.version] = change.render(shapes_of(partner))
+                body = bodies.get(partner.version)
+                if change.render is not None and body is None:
+                    continue
+                push = Push(change.module, change.method, change.path, change.object_key, body)
+                rows.append(outbox_row(partner.id, push))
         if rows:
             await tx.execute(insert(OutboxRow), rows)
 
-    async def _pushes(self, tx: WriteTx, event: DomainEvent) -> list[Push]:
+    async def _changes(self, tx: WriteTx, event: DomainEvent) -> list[Change]:
         us = self._ctx.us
         prefix = f"/{us.country_code}/{us.party_id}"
         if isinstance(event, LocationChanged):
             found = await load_locations(tx, [event.location_id])
             if not found:
                 return []
-            body = render_location(found[0], us)
             key = f"location:{event.location_id}"
-            return [Push("locations", "PUT", f"{prefix}/{event.location_id}", key, body)]
+            path = f"{prefix}/{event.location_id}"
+            return [Change("locations", "PUT", path, key, lambda s: s.location(found[0], us))]
         if isinstance(event, EvseStatusChanged):
             body = {"status": event.status, "last_updated": format_utc(event.at)}
             path = f"{prefix}/{event.location_id}/{event.evse_uid}"
             key = f"location:{event.location_id}"
-            return [Push("locations", "PATCH", path, key, body)]
+            return [Change("locations", "PATCH", path, key, lambda _s: body)]
         if isinstance(event, TariffChanged):
             path, key = f"{prefix}/{event.tariff_id}", f"tariff:{event.tariff_id}"
             if event.deleted:
-                return [Push("tariffs", "DELETE", path, key, None)]
+                return [Change("tariffs", "DELETE", path, key, None)]
             row = (
                 await tx.execute(select(TariffRow).where(TariffRow.id == event.tariff_id))
             ).first()
-            tariff = render_tariff(as_tariff(row, us.country_code, us.party_id))
-            return [Push("tariffs", "PUT", path, key, tariff)]
+            tariff = as_tariff(row, us.country_code, us.party_id)
+            return [Change("tariffs", "PUT", path, key, lambda s: s.tariff(tariff))]
         return []
 
 
 def _receivers(partners: Iterable[Partner], module: str) -> list[Partner]:
-    """Partners taking pushes for ``module``: 2.2.1 ones (2.1.1 partners pull)."""
-    return [
-        p for p in partners if p.version == VERSION and p.endpoint(module, "RECEIVER") is not None
-    ]
+    """Partners taking pushes for ``module``, in a version we speak."""
+    return [p for p in partners if speaks(p) and p.endpoint(module, "RECEIVER") is not None]
 
 
 class OutboxWorker:
@@ -227,14 +248,20 @@ class OutboxWorker:
         if partner.status != PartnerStatus.REGISTERED or not access.outgoing_token or base is None:
             await self._finish(row.id, DROPPED, "partner no longer registered for this module")
             return True
+        to = Party(row.to_country_code, row.to_party_id) if row.to_party_id else None
+        unreachable = await self._unreachable(to)
+        if unreachable is not None:
+            await self._retry(row, unreachable)
+            return False
         try:
             reply = await self._ctx.client.request(
                 row.method,
                 base.rstrip("/") + row.path if base else row.path,
                 access.outgoing_token,
                 json=row.body,
-                to=partner_party(partner),
+                to=to or partner_party(partner),
                 routed=True,
+                version=partner.version or VERSION,
             )
         except PartnerCallFailed as error:
             await self._retry(row, str(error))
@@ -246,6 +273,21 @@ class OutboxWorker:
             row, f"HTTP {reply.http_status}, OCPI {reply.status_code}: {reply.status_message}"
         )
         return False
+
+    async def _unreachable(self, to: Party | None) -> str | None:
+        """Why a hub's party cannot take requests now, by what the hub told us of it
+        (hubclientinfo): only CONNECTED parties are sent to; the row waits otherwise."""
+        if to is None:
+            return None
+        status = await self._db.fetch_one(
+            select(ClientInfoRow.status).where(
+                ClientInfoRow.country_code == to.country_code,
+                ClientInfoRow.party_id == to.party_id,
+            )
+        )
+        if status is None or status.status == "CONNECTED":
+            return None
+        return f"party {to.country_code}*{to.party_id} is {status.status} at the hub"
 
     async def _finish(
         self,

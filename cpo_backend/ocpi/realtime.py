@@ -7,17 +7,22 @@ whitelist rules decide (see ``domain/partner_tokens.py``).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 from cpo_backend.domain.model import AuthorizationStatus
 from cpo_backend.domain.partner_tokens import PartnerToken
-from cpo_backend.domain.partners import PartnerStatus
-from cpo_backend.ocpi.context import OcpiContext
-from cpo_backend.ocpi.transport.client import PartnerCallFailed
-from cpo_backend.ocpi.transport.envelope import StatusCode
+from cpo_backend.domain.partners import Partner, PartnerStatus
+from cpo_backend.domain.time import format_utc, utc_now
+from cpo_backend.ocpi.context import VERSION, OcpiContext, partner_party, reaching
+from cpo_backend.ocpi.tokens import Token
+from cpo_backend.ocpi.transport.client import PartnerCallFailed, PartnerReply
+from cpo_backend.ocpi.transport.envelope import OcpiError, StatusCode
 from cpo_backend.ocpi.transport.headers import Party
+from cpo_backend.ocpi.transport.pagination import parse_datetime
 
 log = structlog.get_logger(__name__)
 
@@ -35,48 +40,136 @@ class OcpiRealtimeAuthorizer:
         self._ctx = ctx
 
     async def authorize(
-        self, token: PartnerToken, station_id: str | None
+        self, token: PartnerToken, station_id: str | None, evse_id: int | None = None
     ) -> AuthorizationStatus | None:
-        ctx = self._ctx
         owner = Party(token.country_code.upper(), token.party_id.upper())
-        for partner in await ctx.partners.find():
-            parties = {
-                Party(str(r.get("country_code", "")).upper(), str(r.get("party_id", "")).upper())
-                for r in partner.roles
-            }
-            url = partner.endpoint("tokens", "SENDER")
-            if partner.status != PartnerStatus.REGISTERED or owner not in parties or not url:
+        # The token's eMSP, or the hub it is behind (then addressed by OCPI-to).
+        partner = reaching(await self._askable(), owner)
+        if partner is None:
+            return None
+        where = await self._location_references(station_id, evse_id)
+        reply = await self._ask(partner, token.uid, token.type, owner, where)
+        if reply is None:
+            return None
+        if reply.status_code == StatusCode.UNKNOWN_TOKEN:
+            return AuthorizationStatus.INVALID
+        if not reply.ok:
+            return None
+        return self._verdict(token.uid, station_id, reply.data)
+
+    async def authorize_unknown(
+        self, uid: str, station_id: str | None, evse_id: int | None = None
+    ) -> AuthorizationStatus | None:
+        """Ask every eMSP and hub at once (when ``authorize_unknown_tokens`` is set); the
+        first that knows the token decides, and if it allows it, its token is stored (the
+        AuthorizationInfo's, or one standing for it when the answer has none, as in 2.1.1)
+        so that the session and CDR go to it."""
+        ctx = self._ctx
+        if not ctx.settings.authorize_unknown_tokens:
+            return None
+        partners = [
+            p
+            for p in await self._askable()
+            if any(r.get("role") in ("EMSP", "HUB") for r in p.roles)
+        ]
+        where = await self._location_references(station_id, evse_id)
+        replies = await asyncio.gather(
+            *(self._ask(p, uid, "RFID", partner_party(p), where) for p in partners)
+        )
+        for partner, reply in zip(partners, replies, strict=True):
+            if reply is None or not reply.ok:
                 continue
-            access = await ctx.partners.access(partner.id)
-            body = await self._location_references(station_id)
-            try:
-                reply = await ctx.client.request(
-                    "POST",
-                    f"{url.rstrip('/')}/{token.uid}/authorize",
-                    access.outgoing_token or "",
-                    json=body,
-                    params={"type": token.type},
-                    to=owner,
-                    routed=True,
-                    timeout=ctx.settings.authorize_timeout,
-                )
-            except PartnerCallFailed as error:
-                log.warning("real-time authorization failed", uid=token.uid, error=str(error))
-                return None
-            if reply.status_code == StatusCode.UNKNOWN_TOKEN:
-                return AuthorizationStatus.INVALID
-            allowed = reply.data.get("allowed") if isinstance(reply.data, dict) else None
-            return ALLOWED_TO_STATUS.get(str(allowed)) if reply.ok else None
+            verdict = self._verdict(uid, station_id, reply.data)
+            if verdict == AuthorizationStatus.ACCEPTED:
+                await self._keep_token(partner, uid, reply.data)
+            if verdict is not None:
+                return verdict
         return None
 
-    async def _location_references(self, station_id: str | None) -> dict[str, Any] | None:
+    async def _askable(self) -> list[Partner]:
+        """Registered partners that take real-time authorization requests."""
+        return [
+            p
+            for p in await self._ctx.partners.find()
+            if p.status == PartnerStatus.REGISTERED and p.endpoint("tokens", "SENDER")
+        ]
+
+    async def _ask(
+        self,
+        partner: Partner,
+        uid: str,
+        token_type: str,
+        to: Party | None,
+        where: dict[str, Any] | None,
+    ) -> PartnerReply | None:
+        """One authorize request; None when the partner did not answer in time."""
+        ctx = self._ctx
+        url = partner.endpoint("tokens", "SENDER") or ""
+        access = await ctx.partners.access(partner.id)
+        try:
+            return await ctx.client.request(
+                "POST",
+                f"{url.rstrip('/')}/{uid}/authorize",
+                access.outgoing_token or "",
+                json=where,
+                params={"type": token_type},
+                to=to,
+                routed=True,
+                version=partner.version or VERSION,
+                timeout=ctx.settings.authorize_timeout,
+            )
+        except PartnerCallFailed as error:
+            log.warning("real-time authorization failed", uid=uid, error=str(error))
+            return None
+
+    def _verdict(self, uid: str, station_id: str | None, data: Any) -> AuthorizationStatus | None:
+        """The AuthorizationInfo's answer; its reference is kept for the session it leads to."""
+        info = data if isinstance(data, dict) else {}
+        reference = info.get("authorization_reference")
+        if station_id is not None and isinstance(reference, str):
+            self._ctx.authorization_references[(uid, station_id)] = reference[:36]
+        return ALLOWED_TO_STATUS.get(str(info.get("allowed")))
+
+    async def _keep_token(self, partner: Partner, uid: str, data: Any) -> None:
+        given = data.get("token") if isinstance(data, dict) else None
+        try:
+            token = Token.model_validate(given).model_dump(exclude_none=True)
+        except ValidationError:
+            party = partner_party(partner) or Party("", "")
+            token = {
+                "country_code": party.country_code,
+                "party_id": party.party_id,
+                "uid": uid,
+                "type": "RFID",
+                "contract_id": uid,
+                "issuer": str(partner.roles[0].get("business_details", {}).get("name", "")),
+                "valid": True,
+                # Known only from this answer: ask again next time.
+                "whitelist": "NEVER",
+                "last_updated": format_utc(utc_now()),
+            }
+        try:
+            stamp = parse_datetime("last_updated", str(token["last_updated"])) or utc_now()
+        except OcpiError:  # the eMSP's timestamp is unusable: ours, then
+            stamp = utc_now()
+        await self._ctx.partner_tokens.put(token, stamp)
+
+    async def _location_references(
+        self, station_id: str | None, evse_id: int | None
+    ) -> dict[str, Any] | None:
+        """Where the driver is: the EVSE bound to (station, OCPP EVSE ``evse_id``) when
+        known, else the location of the station's first bound EVSE with all the station's
+        EVSEs there; None when the station has no EVSE in our catalogue."""
         if station_id is None:
             return None
-        evses = await self._ctx.locations.evses_of_station(station_id)
+        evses = await self._ctx.locations.evse_bindings_of_station(station_id)
+        for location_id, uid, ocpp_evse_id in evses:
+            if evse_id is not None and ocpp_evse_id == evse_id:
+                return {"location_id": location_id, "evse_uids": [uid]}
         if not evses:
             return None
         location_id = evses[0][0]
         return {
             "location_id": location_id,
-            "evse_uids": [uid for loc, uid in evses if loc == location_id],
+            "evse_uids": [uid for loc, uid, _ in evses if loc == location_id],
         }

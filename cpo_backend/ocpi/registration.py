@@ -9,6 +9,7 @@ with a token B they will use, and keep the token C they answer with.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -21,7 +22,7 @@ from cpo_backend.domain.partners import (
     RegistrationFailed,
     new_credentials_token,
 )
-from cpo_backend.ocpi.context import VERSION, OcpiContext
+from cpo_backend.ocpi.context import VERSION, VERSION_211, OcpiContext, credentials_211
 from cpo_backend.ocpi.transport.client import PartnerCallFailed
 from cpo_backend.ocpi.transport.envelope import OcpiError, StatusCode
 
@@ -72,28 +73,35 @@ class Credentials211(BaseModel):
         return [role.model_dump(exclude_none=True)]
 
 
+# The versions we register in, best first.
+SPOKEN = (VERSION, VERSION_211)
+
+
 async def fetch_endpoints(
-    ctx: OcpiContext, versions_url: str, token: str, version: str = VERSION
+    ctx: OcpiContext, versions_url: str, token: str, versions: tuple[str, ...] = (VERSION,)
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The partner's endpoints of ``version``: its URL from the versions list, then details."""
+    """The partner's endpoints in the first of ``versions`` it offers, and that version.
+
+    The versions list is asked with the token Base64-encoded (2.2.1) and, if the partner
+    answers 401, once more with it plain: a 2.1.1-only platform knows no encoding, and
+    which it is cannot be known before its versions list is read.
+    """
     try:
-        versions = await ctx.client.request("GET", versions_url, token, version=version)
-        if not versions.ok or not isinstance(versions.data, list):
+        listed = await ctx.client.request("GET", versions_url, token, version=VERSION)
+        if listed.http_status == 401 and VERSION_211 in versions:
+            listed = await ctx.client.request("GET", versions_url, token, version=VERSION_211)
+        if not listed.ok or not isinstance(listed.data, list):
             raise RegistrationFailed(
                 StatusCode.UNABLE_TO_USE_CLIENT_API,
-                f"versions endpoint answered {versions.http_status}/{versions.status_code}",
+                f"versions endpoint answered {listed.http_status}/{listed.status_code}",
             )
-        url = next(
-            (
-                v.get("url")
-                for v in versions.data
-                if isinstance(v, dict) and v.get("version") == version
-            ),
-            None,
-        )
-        if not url:
-            raise RegistrationFailed(StatusCode.UNSUPPORTED_VERSION, f"partner has no {version}")
-        details = await ctx.client.request("GET", str(url), token, version=version)
+        offered = {str(v.get("version")): v.get("url") for v in listed.data if isinstance(v, dict)}
+        version = next((v for v in versions if offered.get(v)), None)
+        if version is None:
+            raise RegistrationFailed(
+                StatusCode.UNSUPPORTED_VERSION, f"partner has none of {', '.join(versions)}"
+            )
+        details = await ctx.client.request("GET", str(offered[version]), token, version=version)
     except PartnerCallFailed as error:
         raise RegistrationFailed(StatusCode.UNABLE_TO_USE_CLIENT_API, str(error)) from None
     endpoints = details.data.get("endpoints") if isinstance(details.data, dict) else None
@@ -114,8 +122,9 @@ async def accept_credentials(
     version: str = VERSION,
 ) -> str:
     """POST or PUT from a partner: fetch its endpoints, store; the new token C."""
+    await _check_roles(ctx, access, credentials.roles_json())
     try:
-        _, endpoints = await fetch_endpoints(ctx, credentials.url, credentials.token, version)
+        _, endpoints = await fetch_endpoints(ctx, credentials.url, credentials.token, (version,))
     except RegistrationFailed as error:
         raise OcpiError(StatusCode(error.code), str(error)) from None
     token_c = new_credentials_token()
@@ -133,6 +142,48 @@ async def accept_credentials(
     return token_c
 
 
+# Per version: our Credentials object, and the model that reads the partner's.
+CREDENTIALS: dict[
+    str,
+    tuple[Callable[[OcpiContext, str], dict[str, Any]], type[Credentials] | type[Credentials211]],
+] = {
+    VERSION: (OcpiContext.credentials, Credentials),
+    VERSION_211: (credentials_211, Credentials211),
+}
+
+
+def _role_keys(roles: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [
+        (str(r.get("role")), str(r.get("country_code")).upper(), str(r.get("party_id")).upper())
+        for r in roles
+    ]
+
+
+async def _check_roles(
+    ctx: OcpiContext, access: PartnerAccess, roles: list[dict[str, Any]]
+) -> None:
+    """Every role is a unique (role, country_code, party_id), and a party registered
+    through another partner cannot register again (HTTP 405, as for a second POST): the
+    operator unregisters the old one first, so pushes never go to two platforms."""
+    claimed = _role_keys(roles)
+    if len(set(claimed)) != len(claimed):
+        raise OcpiError(
+            StatusCode.INVALID_PARAMETERS,
+            "every role needs a unique combination of role, party_id and country_code",
+        )
+    for other in await ctx.partners.find():
+        if other.id == access.partner.id or other.status != PartnerStatus.REGISTERED:
+            continue
+        taken = set(claimed) & set(_role_keys(other.roles))
+        if taken:
+            role, country_code, party_id = sorted(taken)[0]
+            raise OcpiError(
+                StatusCode.CLIENT_ERROR,
+                f"{role} {country_code}*{party_id} is already registered (partner {other.id})",
+                http_status=405,
+            )
+
+
 class OcpiRegistrar:
     """The domain's :class:`~cpo_backend.domain.partners.Registrar`, over OCPI."""
 
@@ -141,7 +192,7 @@ class OcpiRegistrar:
 
     async def register(self, versions_url: str, token_a: str) -> Partner:
         ctx = self._ctx
-        version, endpoints = await fetch_endpoints(ctx, versions_url, token_a)
+        version, endpoints = await fetch_endpoints(ctx, versions_url, token_a, SPOKEN)
         credentials_url = next(e["url"] for e in endpoints if e.get("identifier") == "credentials")
         token_b = new_credentials_token()
         # Stored before the POST: the partner calls our versions with token B during it.
@@ -149,7 +200,9 @@ class OcpiRegistrar:
             incoming_token=token_b, outgoing_token=token_a, versions_url=versions_url
         )
         try:
-            theirs = await self._post_credentials(str(credentials_url), token_a, token_b)
+            theirs = await self._post_credentials(
+                str(credentials_url), token_a, token_b, version=version
+            )
         except RegistrationFailed:
             # Token B must not stay usable for a registration that did not happen.
             await ctx.partners.unregister(partner_id)
@@ -172,12 +225,15 @@ class OcpiRegistrar:
         # The partner fetches our versions with the new token during the PUT: switch first,
         # and back if the PUT fails, since the partner then still holds the old one.
         await ctx.partners.update(partner_id, incoming_token=token_b)
+        version = access.partner.version or VERSION
         try:
-            theirs = await self._post_credentials(url, access.outgoing_token or "", token_b, "PUT")
+            theirs = await self._post_credentials(
+                url, access.outgoing_token or "", token_b, "PUT", version=version
+            )
         except RegistrationFailed:
             await ctx.partners.update(partner_id, incoming_token=access.incoming_token)
             raise
-        version, endpoints = await fetch_endpoints(ctx, theirs.url, theirs.token)
+        version, endpoints = await fetch_endpoints(ctx, theirs.url, theirs.token, (version,))
         return await ctx.partners.update(
             partner_id,
             outgoing_token=theirs.token,
@@ -192,7 +248,12 @@ class OcpiRegistrar:
         access = await self._registered(partner_id)
         url = self._credentials_url(access.partner)
         try:
-            await self._ctx.client.request("DELETE", url, access.outgoing_token or "")
+            await self._ctx.client.request(
+                "DELETE",
+                url,
+                access.outgoing_token or "",
+                version=access.partner.version or VERSION,
+            )
         except PartnerCallFailed as error:
             log.warning("credentials DELETE failed", partner=partner_id, error=str(error))
         return await self._ctx.partners.unregister(partner_id)
@@ -213,12 +274,14 @@ class OcpiRegistrar:
         return str(url)
 
     async def _post_credentials(
-        self, url: str, token: str, token_b: str, method: str = "POST"
-    ) -> Credentials:
-        """Send our credentials (POST with token A, PUT with their token C); theirs back."""
+        self, url: str, token: str, token_b: str, method: str = "POST", *, version: str
+    ) -> Credentials | Credentials211:
+        """Send our credentials (POST with token A, PUT with their token C) in
+        ``version``'s shape; theirs back."""
+        ours, model = CREDENTIALS[version]
         try:
             reply = await self._ctx.client.request(
-                method, url, token, json=self._ctx.credentials(token_b)
+                method, url, token, json=ours(self._ctx, token_b), version=version
             )
         except PartnerCallFailed as error:
             raise RegistrationFailed(StatusCode.UNABLE_TO_USE_CLIENT_API, str(error)) from None
@@ -229,7 +292,7 @@ class OcpiRegistrar:
                 f"{reply.status_message}",
             )
         try:
-            return Credentials.model_validate(reply.data)
+            return model.model_validate(reply.data)
         except ValidationError as error:
             raise RegistrationFailed(
                 StatusCode.UNABLE_TO_USE_CLIENT_API, f"bad credentials in answer: {error}"

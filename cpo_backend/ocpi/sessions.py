@@ -1,10 +1,15 @@
 """Sessions: recorded from the transaction events, pushed to the token's eMSP, pulled.
 
 :class:`SessionRecorder` is a transactional event handler: a transaction started with
-a partner's token at an EVSE of ours becomes an OCPI Session (PUT), meter values update
-its ``kwh`` (PATCH, at most every ``session_update_interval`` seconds, judged by the
-stored ``last_updated`` so the limit holds across restarts), and its end completes it
-(PATCH) and marks the CDR as owed. Each push commits with the OCPP message behind it.
+a partner's token at an EVSE of ours becomes an OCPI Session (PUT) and its end completes
+it (PATCH) and marks the CDR as owed; each push commits with the OCPP message behind it.
+
+:class:`SessionUpdater` keeps the eMSP informed while the session runs: at most every
+``session_update_interval`` seconds (judged by the stored ``last_updated``, so restarts do
+not reset it) a PATCH with the energy so far, the charging periods closed since the last
+PATCH (2.2.1 appends them; 2.1.1 replaces the list, so it gets them all) and the running
+cost under the session's tariff. It works off the writer: pricing reads every meter value
+of the session, which must not hold up the chargers' writes.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import structlog
 from sqlalchemy import insert, select, update
 
 from cpo_backend.db.tables import TransactionRow
 from cpo_backend.db.tables_ocpi import (
+    CommandRow,
     EvseRow,
     OutboxRow,
     PartnerTokenRow,
@@ -31,18 +38,30 @@ from cpo_backend.domain.events import (
     TransactionMetered,
     TransactionStarted,
 )
-from cpo_backend.domain.locations import REMOVED
-from cpo_backend.domain.partners import registered_partners
+from cpo_backend.domain.locations import REMOVED, load_locations
+from cpo_backend.domain.partners import Partner, registered_partners
 from cpo_backend.domain.tariffs import as_tariff
 from cpo_backend.domain.time import format_utc, utc_now
-from cpo_backend.ocpi.context import VERSION, OcpiContext, partner_party
-from cpo_backend.ocpi.outbox import Push, outbox_row
+from cpo_backend.ocpi.auth import module_caller, module_caller_211
+from cpo_backend.ocpi.background import WakeableLoop
+from cpo_backend.ocpi.charging import charged, meter_samples
+from cpo_backend.ocpi.context import VERSION, OcpiContext, reaching
+from cpo_backend.ocpi.outbox import OutboxWorker, Push, outbox_row
 from cpo_backend.ocpi.owned import owned_router
+from cpo_backend.ocpi.shapes import SHAPES, Shapes, shapes_of, speaks
 from cpo_backend.ocpi.transport.headers import Party
-from cpo_backend.pricing import render_tariff
+from cpo_backend.ocpi.v211.sessions import render_session_211
+from cpo_backend.pricing import PricingError, render_tariff
 
+log = structlog.get_logger(__name__)
+
+PENDING = "PENDING"
 ACTIVE = "ACTIVE"
 COMPLETED = "COMPLETED"
+INVALID = "INVALID"
+# A START_SESSION makes the next start with its token at its station a COMMAND session,
+# if the charger starts within this time (drivers take a while to plug in).
+REMOTE_START_WINDOW = timedelta(minutes=15)
 
 
 def kwh_number(value: Decimal) -> float:
@@ -53,7 +72,7 @@ def render_session(row: Mapping[str, Any], us: Party) -> dict[str, Any]:
     session: dict[str, Any] = {
         "country_code": us.country_code,
         "party_id": us.party_id,
-        "id": str(row["id"]),
+        "id": row["ocpi_id"],
         "start_date_time": format_utc(row["start_date_time"]),
         "kwh": kwh_number(row["kwh"]),
         "cdr_token": row["cdr_token"],
@@ -65,6 +84,8 @@ def render_session(row: Mapping[str, Any], us: Party) -> dict[str, Any]:
         "status": row["status"],
         "last_updated": format_utc(row["last_updated"]),
     }
+    if row["authorization_reference"]:
+        session["authorization_reference"] = row["authorization_reference"]
     if row["end_date_time"] is not None:
         session["end_date_time"] = format_utc(row["end_date_time"])
     return session
@@ -76,51 +97,43 @@ def _kwh(meter_start: Decimal | None, meter_now: Decimal | None) -> Decimal:
     return max(Decimal(0), (meter_now - meter_start) / 1000)
 
 
+def token_owner(cdr_token: Mapping[str, Any]) -> Party:
+    return Party(str(cdr_token["country_code"]).upper(), str(cdr_token["party_id"]).upper())
+
+
+def _session_push(
+    ctx: OcpiContext, session: Mapping[Any, Any], method: str, body: dict[str, Any]
+) -> Any:
+    """The outbox row of one push of ``session`` (its stored values), for the token's owner
+    (through a hub, when the partner is one)."""
+    us = ctx.us
+    session_id = session["ocpi_id"]
+    path = f"/{us.country_code}/{us.party_id}/{session_id}"
+    to = token_owner(session["cdr_token"])
+    push = Push("sessions", method, path, f"session:{session_id}", body, to)
+    return insert(OutboxRow).values(**outbox_row(session["partner_id"], push))
+
+
 class SessionRecorder:
     def __init__(self, ctx: OcpiContext) -> None:
         self._ctx = ctx
-        # MeterValues arrive every few seconds for every transaction, roaming or not:
-        # when this node last pushed each ACTIVE session, and the transactions known to
-        # have none, so that most meter events cost no read. Both forget a transaction
-        # when it ends; after a restart each transaction is read once.
-        self._last_push: dict[int, datetime] = {}
-        self._without_session: set[int] = set()
 
     async def on_event(self, tx: WriteTx, event: DomainEvent) -> None:
         if isinstance(event, TransactionStarted):
             await self._started(tx, event)
-        elif isinstance(event, TransactionMetered):
-            await self._metered(tx, event)
         elif isinstance(event, TransactionEnded):
             await self._ended(tx, event)
 
-    def _push(self, tx: WriteTx, partner_id: int, method: str, session_id: int, body: Any) -> Any:
-        us = self._ctx.us
-        path = f"/{us.country_code}/{us.party_id}/{session_id}"
-        push = Push("sessions", method, path, f"session:{session_id}", body)
-        return tx.execute(insert(OutboxRow).values(**outbox_row(partner_id, push)))
+    async def _owner(self, tx: WriteTx, owner: Party) -> Partner | None:
+        return reaching([p for p in await registered_partners(tx) if speaks(p)], owner)
 
     async def _started(self, tx: WriteTx, event: TransactionStarted) -> None:
         if not event.id_token:
             return
-        token = (
-            await tx.execute(
-                select(PartnerTokenRow)
-                .where(PartnerTokenRow.uid == event.id_token)
-                .order_by(PartnerTokenRow.last_updated.desc())
-            )
-        ).first()
+        token = await _partner_token(tx, event.id_token)
         if token is None:
             return
-        owner = Party(token.country_code.upper(), token.party_id.upper())
-        partner = next(
-            (
-                p
-                for p in await registered_partners(tx)
-                if p.version == VERSION and partner_party(p) == owner
-            ),
-            None,
-        )
+        partner = await self._owner(tx, Party(token.country_code.upper(), token.party_id.upper()))
         evse = (
             await tx.execute(
                 select(EvseRow).where(
@@ -137,16 +150,117 @@ class SessionRecorder:
                 select(TransactionRow.started_at).where(TransactionRow.id == event.transaction_id)
             )
         ).scalar_one_or_none() or event.at
-        connectors = evse.details.get("connectors", [])
-        connector = next(
-            (c for c in connectors if c.get("id") == str(event.connector_id)), connectors[0]
-        )
-        tariff = await self._tariff_at(tx, connector.get("tariff_ids", []), started)
-        method = "COMMAND" if self._ctx.remote_starts.pop(token.uid, None) else None
+        command = await self._remote_start(tx, token.uid, event, started)
+        connector = _connector(evse, str(event.connector_id))
+        if command is not None and await self._activate(
+            tx, command, started, event, evse, connector
+        ):
+            return
         whitelisted = token.whitelist in ("ALWAYS", "ALLOWED")
-        row = {
+        method = "COMMAND" if command else ("WHITELIST" if whitelisted else "AUTH_REQUEST")
+        reference = (
+            command.authorization_reference
+            if command
+            else self._ctx.authorization_references.pop((token.uid, event.station_id), None)
+        )
+        row = await self._session_row(tx, partner.id, token, evse, connector, started)
+        row |= {
             "id": event.transaction_id,
-            "partner_id": partner.id,
+            "ocpi_id": str(event.transaction_id),
+            "transaction_id": event.transaction_id,
+            "auth_method": method,
+            "authorization_reference": reference,
+            "status": ACTIVE,
+        }
+        await self._put(tx, partner, row, evse.location_id)
+
+    async def announce(self, tx: WriteTx, command_id: int, result: str) -> None:
+        """An accepted START_SESSION: a PENDING Session until the charger starts, unless it
+        started already (the charger's StartTransaction can overtake its answer)."""
+        command = (await tx.execute(select(CommandRow).where(CommandRow.id == command_id))).one()
+        if result != "ACCEPTED" or command.session_id is not None or command.token_uid is None:
+            return
+        token = await _partner_token(tx, command.token_uid)
+        owner = (
+            await self._owner(tx, Party(token.country_code.upper(), token.party_id.upper()))
+            if token is not None
+            else None
+        )
+        evse = (
+            await tx.execute(
+                select(EvseRow).where(
+                    EvseRow.location_id == command.location_id, EvseRow.uid == command.evse_uid
+                )
+            )
+        ).first()
+        if token is None or owner is None or evse is None:
+            return
+        connector = _connector(evse, command.connector_id)
+        row = await self._session_row(tx, owner.id, token, evse, connector, utc_now())
+        row |= {
+            "id": -command.id,
+            "ocpi_id": f"C{command.id}",
+            "transaction_id": None,
+            "auth_method": "COMMAND",
+            "authorization_reference": command.authorization_reference,
+            "status": PENDING,
+        }
+        await self._put(tx, owner, row, evse.location_id)
+
+    async def _activate(
+        self,
+        tx: WriteTx,
+        command: Any,
+        started: datetime,
+        event: TransactionStarted,
+        evse: Any,
+        connector: dict[str, Any],
+    ) -> bool:
+        """The start a PENDING Session waited for: it becomes ACTIVE (a PATCH). False when
+        the command announced none."""
+        pending = (
+            await tx.execute(
+                select(SessionRow).where(SessionRow.id == -command.id, SessionRow.status == PENDING)
+            )
+        ).first()
+        if pending is None:
+            return False
+        now = utc_now()
+        values = {
+            "transaction_id": event.transaction_id,
+            "status": ACTIVE,
+            "start_date_time": started,
+            "location_id": evse.location_id,
+            "evse_uid": evse.uid,
+            "connector_id": str(connector.get("id")),
+            "last_updated": now,
+        }
+        await tx.execute(update(SessionRow).where(SessionRow.id == pending.id).values(**values))
+        changes = {
+            "status": ACTIVE,
+            "start_date_time": format_utc(started),
+            "location_id": evse.location_id,
+            "evse_uid": evse.uid,
+            "connector_id": str(connector.get("id")),
+            "last_updated": format_utc(now),
+        }
+        body = (await _partner_shapes(tx, pending.partner_id)).session_changes(changes)
+        await tx.execute(_session_push(self._ctx, pending._mapping, "PATCH", body))
+        return True
+
+    async def _session_row(
+        self,
+        tx: WriteTx,
+        partner_id: int,
+        token: Any,
+        evse: Any,
+        connector: dict[str, Any],
+        start: datetime,
+    ) -> dict[str, Any]:
+        """The values a new Session starts with; the caller adds ids, status and auth."""
+        tariff = await self._tariff_at(tx, connector.get("tariff_ids", []), start)
+        return {
+            "partner_id": partner_id,
             "cdr_token": {
                 "country_code": token.country_code,
                 "party_id": token.party_id,
@@ -154,23 +268,51 @@ class SessionRecorder:
                 "type": token.type,
                 "contract_id": token.contract_id,
             },
-            "auth_method": method or ("WHITELIST" if whitelisted else "AUTH_REQUEST"),
             "location_id": evse.location_id,
             "evse_uid": evse.uid,
             "connector_id": str(connector.get("id")),
             "currency": tariff["currency"] if tariff else self._ctx.settings.currency,
             "tariff": tariff,
-            "status": ACTIVE,
             "kwh": Decimal(0),
-            "start_date_time": started,
+            "start_date_time": start,
             "end_date_time": None,
             "cdr_state": "none",
+            "periods_sent": 0,
             "last_updated": utc_now(),
         }
+
+    async def _put(
+        self, tx: WriteTx, partner: Partner, row: dict[str, Any], location_id: str
+    ) -> None:
         await tx.execute(insert(SessionRow).values(**row))
-        await self._push(
-            tx, partner.id, "PUT", event.transaction_id, render_session(row, self._ctx.us)
-        )
+        [location] = await load_locations(tx, [location_id])
+        body = shapes_of(partner).session(render_session(row, self._ctx.us), location)
+        await tx.execute(_session_push(self._ctx, row, "PUT", body))
+
+    async def _remote_start(
+        self, tx: WriteTx, uid: str, event: TransactionStarted, started: datetime
+    ) -> Any:
+        """The START_SESSION this start answers, if any; it is marked as used."""
+        command = (
+            await tx.execute(
+                select(CommandRow)
+                .where(
+                    CommandRow.token_uid == uid,
+                    CommandRow.command == "START_SESSION",
+                    CommandRow.station_id == event.station_id,
+                    CommandRow.session_id.is_(None),
+                    CommandRow.created_at >= started - REMOTE_START_WINDOW,
+                )
+                .order_by(CommandRow.id.desc())
+            )
+        ).first()
+        if command is not None:
+            await tx.execute(
+                update(CommandRow)
+                .where(CommandRow.id == command.id)
+                .values(session_id=event.transaction_id)
+            )
+        return command
 
     async def _tariff_at(
         self, tx: WriteTx, tariff_ids: list[str], moment: datetime
@@ -189,45 +331,19 @@ class SessionRecorder:
                     return render_tariff(tariff)
         return None
 
-    async def _session(self, tx: WriteTx, transaction_id: int) -> Any:
-        return (await tx.execute(select(SessionRow).where(SessionRow.id == transaction_id))).first()
-
-    async def _meter_start(self, tx: WriteTx, transaction_id: int) -> Any:
-        return (
-            await tx.execute(select(TransactionRow).where(TransactionRow.id == transaction_id))
-        ).first()
-
-    async def _metered(self, tx: WriteTx, event: TransactionMetered) -> None:
-        if event.transaction_id in self._without_session:
-            return
-        now = utc_now()
-        interval = timedelta(seconds=self._ctx.settings.session_update_interval)
-        last_push = self._last_push.get(event.transaction_id)
-        if last_push is not None and now - last_push < interval:
-            return
-        session = await self._session(tx, event.transaction_id)
-        if session is None or session.status != ACTIVE:
-            self._without_session.add(event.transaction_id)
-            return
-        self._last_push[event.transaction_id] = session.last_updated
-        if now - session.last_updated < interval:
-            return
-        self._last_push[event.transaction_id] = now
-        transaction = await self._meter_start(tx, event.transaction_id)
-        kwh = _kwh(transaction.meter_start_wh, Decimal(event.meter_wh))
-        await tx.execute(
-            update(SessionRow).where(SessionRow.id == session.id).values(kwh=kwh, last_updated=now)
-        )
-        body = {"kwh": kwh_number(kwh), "last_updated": format_utc(now)}
-        await self._push(tx, session.partner_id, "PATCH", session.id, body)
-
     async def _ended(self, tx: WriteTx, event: TransactionEnded) -> None:
-        self._last_push.pop(event.transaction_id, None)
-        self._without_session.discard(event.transaction_id)
-        session = await self._session(tx, event.transaction_id)
+        session = (
+            await tx.execute(
+                select(SessionRow).where(SessionRow.transaction_id == event.transaction_id)
+            )
+        ).first()
         if session is None or session.status != ACTIVE:
             return
-        transaction = await self._meter_start(tx, event.transaction_id)
+        transaction = (
+            await tx.execute(
+                select(TransactionRow).where(TransactionRow.id == event.transaction_id)
+            )
+        ).one()
         meter_end = transaction.meter_stop_wh or transaction.last_meter_wh
         kwh = _kwh(transaction.meter_start_wh, meter_end)
         ended = transaction.stopped_at or event.at
@@ -243,15 +359,192 @@ class SessionRecorder:
                 last_updated=now,
             )
         )
-        body = {
+        changes = {
             "status": COMPLETED,
             "end_date_time": format_utc(ended),
             "kwh": kwh_number(kwh),
             "last_updated": format_utc(now),
         }
-        await self._push(tx, session.partner_id, "PATCH", session.id, body)
+        body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
+        await tx.execute(_session_push(self._ctx, session._mapping, "PATCH", body))
+
+
+async def _partner_token(tx: WriteTx, uid: str) -> Any:
+    """The newest partner token with this uid (the one a charger's id tag means)."""
+    return (
+        await tx.execute(
+            select(PartnerTokenRow)
+            .where(PartnerTokenRow.uid == uid)
+            .order_by(PartnerTokenRow.last_updated.desc())
+        )
+    ).first()
+
+
+def _connector(evse: Any, connector_id: str | None) -> dict[str, Any]:
+    """The EVSE's connector of that id, else its first."""
+    connectors: list[dict[str, Any]] = evse.details.get("connectors", [])
+    return next((c for c in connectors if c.get("id") == connector_id), connectors[0])
+
+
+async def _partner_shapes(tx: WriteTx, partner_id: int) -> Shapes:
+    """The shapes of the partner's version (a partner gone since is dropped by the outbox)."""
+    partner = next((p for p in await registered_partners(tx) if p.id == partner_id), None)
+    return shapes_of(partner) if partner is not None else SHAPES[VERSION]
+
+
+class SessionUpdater:
+    """PATCHes running sessions with their energy, closed charging periods and cost.
+
+    Told of meter values after they commit; each round looks at the transactions metered
+    since, and updates those that have an ACTIVE session due for an update. Transactions
+    without a session are remembered, so that most meter values cost nothing here. Each
+    round also ends the PENDING sessions whose charger never started (INVALID).
+    """
+
+    def __init__(self, ctx: OcpiContext, outbox: OutboxWorker) -> None:
+        self._ctx = ctx
+        self._outbox = outbox
+        self._metered: set[int] = set()
+        self._without_session: set[int] = set()
+        self._loop = WakeableLoop(
+            "ocpi-session-updates", self.update_due, ctx.settings.outbox_poll_interval
+        )
+
+    def notify(self, event: DomainEvent) -> None:
+        if isinstance(event, TransactionMetered):
+            if event.transaction_id not in self._without_session:
+                self._metered.add(event.transaction_id)
+        elif isinstance(event, TransactionEnded):
+            self._metered.discard(event.transaction_id)
+            self._without_session.discard(event.transaction_id)
+
+    async def start(self) -> None:
+        await self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def update_due(self) -> bool:
+        """One round over the transactions metered since the last; never asks for more."""
+        await self._expire_pending()
+        if not self._metered:
+            return False
+        metered, self._metered = self._metered, set()
+        sessions = await self._ctx.db.fetch_all(
+            select(SessionRow).where(
+                SessionRow.transaction_id.in_(metered), SessionRow.status == ACTIVE
+            )
+        )
+        self._without_session |= metered - {session.transaction_id for session in sessions}
+        interval = timedelta(seconds=self._ctx.settings.session_update_interval)
+        for session in sessions:
+            if utc_now() - session.last_updated < interval:
+                self._metered.add(session.transaction_id)  # not due: look again next round
+                continue
+            try:
+                await self._update(session)
+            except PricingError:
+                log.exception("session update cannot be priced", session=session.id)
+        return False
+
+    async def _update(self, session: Any) -> None:
+        ctx = self._ctx
+        details = await ctx.transactions.details(session.transaction_id)
+        location = await ctx.locations.get(session.location_id)
+        samples = meter_samples(details)
+        registers = [s for s in samples if s.energy_wh is not None]
+        if not registers:
+            return
+        last = max(registers[-1].timestamp, session.start_date_time)
+        kwh = _kwh(details.meter_start_wh or registers[0].energy_wh, registers[-1].energy_wh)
+        zone = location.details.get("time_zone", "UTC")
+        so_far = charged(samples, session.start_date_time, last, session.tariff, zone, kwh)
+        # The last period may still grow: only the ones before it are final.
+        closed = so_far.rendered_periods()[:-1]
+        owner = (await ctx.partners.access(session.partner_id)).partner
+        shapes = shapes_of(owner)
+        now = utc_now()
+        changes: dict[str, Any] = {"kwh": kwh_number(kwh)}
+        new_periods = closed[session.periods_sent :]
+        sent = closed if not shapes.appends_periods else new_periods
+        if new_periods:
+            changes["charging_periods"] = sent
+        if session.tariff is not None:
+            changes["total_cost"] = so_far.totals["total_cost"]
+        changes["last_updated"] = format_utc(now)
+        body = shapes.session_changes(changes)
+
+        async def op(tx: WriteTx) -> None:
+            current = (
+                await tx.execute(select(SessionRow.status).where(SessionRow.id == session.id))
+            ).scalar_one()
+            if current != ACTIVE:  # ended meanwhile: the COMPLETED PATCH is queued already
+                return
+            await tx.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session.id)
+                .values(kwh=kwh, last_updated=now, periods_sent=len(closed))
+            )
+            await tx.execute(_session_push(ctx, session._mapping, "PATCH", body))
+
+        await ctx.db.write(op)
+        self._outbox.wake()
+
+    async def _expire_pending(self) -> None:
+        """A START_SESSION the charger accepted but never acted on: the PENDING Session it
+        announced becomes INVALID once the remote start window has passed."""
+        expired = await self._ctx.db.fetch_all(
+            select(SessionRow).where(
+                SessionRow.status == PENDING,
+                SessionRow.start_date_time < utc_now() - REMOTE_START_WINDOW,
+            )
+        )
+        for session in expired:
+            now = utc_now()
+
+            async def op(tx: WriteTx, session: Any = session, now: datetime = now) -> None:
+                changed = await tx.execute(
+                    update(SessionRow)
+                    .where(SessionRow.id == session.id, SessionRow.status == PENDING)
+                    .values(status=INVALID, last_updated=now)
+                )
+                if changed.rowcount:
+                    changes = {"status": INVALID, "last_updated": format_utc(now)}
+                    body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
+                    await tx.execute(_session_push(self._ctx, session._mapping, "PATCH", body))
+
+            await self._ctx.db.write(op)
+        if expired:
+            self._outbox.wake()
+
+
+async def _render_sessions(rows: list[Any], ctx: OcpiContext) -> list[Any]:
+    return [render_session(row._mapping, ctx.us) for row in rows]
+
+
+async def _render_sessions_211(rows: list[Any], ctx: OcpiContext) -> list[Any]:
+    async with ctx.db.read() as conn:
+        found = await load_locations(conn, sorted({row.location_id for row in rows}))
+    locations = {location.id: location for location in found}
+    return [
+        render_session_211(render_session(row._mapping, ctx.us), locations[row.location_id])
+        for row in rows
+    ]
 
 
 router = owned_router(
-    "/sessions", SessionRow, SessionRow.id, lambda row, ctx: render_session(row._mapping, ctx.us)
+    "/sessions",
+    SessionRow,
+    (SessionRow.id,),
+    _render_sessions,
+    module_caller,
+    date_from_required=True,
+)
+router_211 = owned_router(
+    "/sessions",
+    SessionRow,
+    (SessionRow.id,),
+    _render_sessions_211,
+    module_caller_211,
+    date_from_required=True,
 )

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from cpo_backend.domain.partner_tokens import PartnerToken, PartnerTokenNotFound
 from cpo_backend.ocpi.auth import Context, ModuleCaller
 from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
 from cpo_backend.ocpi.transport.pagination import parse_datetime, require_datetime
+from cpo_backend.ocpi.transport.validation import validated
 
 router = APIRouter(prefix="/tokens")
 
@@ -51,13 +52,7 @@ def _invalid(message: str) -> OcpiError:
 
 
 def _checked(data: dict[str, Any], url_key: tuple[str, str, str, str]) -> Token:
-    try:
-        token = Token.model_validate(data)
-    except ValidationError as error:
-        fields = "; ".join(
-            ".".join(str(p) for p in e["loc"]) + f": {e['msg']}" for e in error.errors()
-        )
-        raise _invalid(fields) from None
+    token = validated(Token, data)
     body_key = tuple(getattr(token, name) for name in KEY_FIELDS)
     if tuple(k.upper() for k in body_key) != tuple(k.upper() for k in url_key):
         raise _invalid("country_code, party_id, uid and type must match the URL")
@@ -93,7 +88,8 @@ async def _stored(ctx: OcpiContext, key: TokenKey) -> PartnerToken:
         raise OcpiError(StatusCode.UNKNOWN_TOKEN, "Unknown token", http_status=404) from None
 
 
-async def _store(ctx: OcpiContext, data: dict[str, Any], key: TokenKey) -> bool:
+async def store_token(ctx: OcpiContext, data: dict[str, Any], key: TokenKey) -> bool:
+    """Check a 2.2.1 Token against the URL's key and store it; True if it is new."""
     token = _checked(data, key.as_tuple())
     stamp = require_datetime("last_updated", token.last_updated)
     return await ctx.partner_tokens.put(token.model_dump(exclude_none=True), stamp)
@@ -109,7 +105,7 @@ async def get_token(ctx: Context, _caller: ModuleCaller, key: Key) -> OcpiRespon
 
 @router.put(PATH)
 async def put_token(ctx: Context, _caller: ModuleCaller, key: Key, body: Json) -> OcpiResponse:
-    created = await _store(ctx, body, key)
+    created = await store_token(ctx, body, key)
     return ocpi_response(None, http_status=201 if created else 200)
 
 
@@ -117,5 +113,5 @@ async def put_token(ctx: Context, _caller: ModuleCaller, key: Key, body: Json) -
 async def patch_token(ctx: Context, _caller: ModuleCaller, key: Key, body: Json) -> OcpiResponse:
     if "last_updated" not in body:
         raise _invalid("PATCH must contain last_updated")
-    await _store(ctx, (await _stored(ctx, key)).details | body, key)
+    await store_token(ctx, (await _stored(ctx, key)).details | body, key)
     return ocpi_response(None)

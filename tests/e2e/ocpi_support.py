@@ -56,6 +56,13 @@ def hub_fixture(setup: Callable[[httpx.AsyncClient], Awaitable[None]] | None = N
     return hub
 
 
+async def active_transactions(api: httpx.AsyncClient, station_id: str) -> list[dict[str, Any]]:
+    """The station's active transactions, as the operator API lists them."""
+    query = {"station_id": station_id, "status": "active"}
+    found: list[dict[str, Any]] = (await api.get("/api/transactions", params=query)).json()
+    return found
+
+
 def token_header(token: str, *, encoded: bool = True) -> dict[str, str]:
     value = base64.b64encode(token.encode()).decode() if encoded else token
     return {"Authorization": f"Token {value}"}

@@ -142,3 +142,34 @@ async def test_pending_pushes_survive_a_restart(database_url: str) -> None:
             await hub.wait_for(lambda s: "KEEP" in s.locations)
         finally:
             await second.stop()
+
+
+async def test_operator_sees_and_retries_the_outbox(
+    api: httpx.AsyncClient, hub: HubSimulator
+) -> None:
+    hub.state.fail_next_pushes = 10**6
+    assert (await api.put("/api/locations/OB", json=location_body(("1", None, None)))).is_success
+
+    async def failing() -> list[dict[str, object]]:
+        rows = (await api.get("/api/ocpi/outbox", params={"state": "pending"})).json()
+        return [r for r in rows if r["attempts"] and r["last_error"]]
+
+    await eventually(failing)
+    [entry] = [r for r in await failing() if r["object_key"] == "location:OB"]
+    assert entry["module"] == "locations"
+    assert "body" not in entry or entry["body"] is None
+    assert "HTTP 500" in str(entry["last_error"])
+    full = (await api.get(f"/api/ocpi/outbox/{entry['id']}")).json()
+    assert full["body"]["id"] == "OB"
+    hub.state.fail_next_pushes = 0
+    assert (await api.post(f"/api/ocpi/outbox/{entry['id']}/retry")).status_code == 200
+    await hub.wait_for(lambda s: "OB" in s.locations)
+
+    async def delivered() -> bool:
+        rows = (await api.get("/api/ocpi/outbox", params={"state": "delivered"})).json()
+        return entry["id"] in [r["id"] for r in rows]
+
+    await eventually(delivered)
+    assert (await api.post(f"/api/ocpi/outbox/{entry['id']}/retry")).status_code == 404
+    assert (await api.get("/api/ocpi/outbox/999999")).status_code == 404
+    assert (await api.get("/api/ocpi/outbox", params={"state": "lost"})).status_code == 422

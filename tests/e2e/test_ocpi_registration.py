@@ -98,6 +98,7 @@ async def test_registration_fails_when_partner_versions_fail(
     second = (await api.post("/api/ocpi/partners/token-a")).json()
     bad = hub.credentials("bad-token")
     bad["url"] = "http://127.0.0.1:9/ocpi/versions"
+    bad["roles"][0]["party_id"] = "BAD"  # another party: the same one registers once
     reply = await hub.call(
         "POST", hub.module_url("credentials"), token=second["token_a"], json=bad, routed=False
     )
@@ -189,3 +190,20 @@ async def test_we_renew_and_unregister(api: httpx.AsyncClient, hub: HubSimulator
     again = await api.delete(f"/api/ocpi/partners/{partner_id}")
     assert again.status_code == 502
     assert (await api.delete("/api/ocpi/partners/999")).status_code == 404
+
+
+async def test_a_party_registers_once(api: httpx.AsyncClient, hub: HubSimulator) -> None:
+    await register_hub(api, hub)
+    async with HubSimulator() as twin:  # the same party, with a second token A
+        issued = (await api.post("/api/ocpi/partners/token-a")).json()
+        token_a = issued["token_a"]
+        url = issued["versions_url"].removesuffix("/versions") + "/2.2.1/credentials"
+        refused = await twin.call(
+            "POST", url, token=token_a, json=twin.credentials("twin-token"), routed=False
+        )
+        assert refused.status_code == 405
+        assert "DE*MSP is already registered" in refused.json()["status_message"]
+        twice = twin.credentials("twin-token")
+        twice["roles"] = twice["roles"] * 2
+        duplicated = await twin.call("POST", url, token=token_a, json=twice, routed=False)
+        assert duplicated.json()["status_code"] == 2001

@@ -76,7 +76,10 @@ async def test_session_and_priced_cdr_reach_the_emsp(
     assert Decimal(str(cdr["total_cost"]["excl_vat"])) == expected
     assert cdr["charging_periods"]
     # Both can be pulled by their owner; the eMSP's Location header is kept.
-    assert [s["id"] for s in await hub.get_all("sessions")] == [session["id"]]
+    since = {"date_from": "2020-01-01T00:00:00Z"}
+    assert [s["id"] for s in await hub.get_all("sessions", **since)] == [session["id"]]
+    no_date = await hub.call("GET", hub.module_url("sessions"))
+    assert no_date.json()["status_code"] == 2001, "date_from is required for sessions"
     assert [c["id"] for c in await hub.get_all("cdrs")] == [cdr["id"]]
 
     async def location_kept() -> str | None:
@@ -94,5 +97,69 @@ async def test_local_tokens_make_no_ocpi_session(
     async with connect(ocpp_url, "CP_SES", connectors=1) as cp:
         await cp.start_up()
         assert (await cp.plug_in_and_charge(1, "LOCAL1", duration=0.2)).accepted
-    assert await hub.get_all("sessions") == []
+    assert await hub.get_all("sessions", date_from="2020-01-01T00:00:00Z") == []
     assert hub.pushes("sessions") == []
+
+
+TIMED = {
+    "currency": "EUR",
+    "elements": [
+        {
+            "price_components": [{"type": "ENERGY", "price": 0.50, "step_size": 1}],
+            "restrictions": {"max_duration": 1},
+        },
+        {"price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}]},
+    ],
+}
+
+
+async def test_running_session_patches_append_closed_periods_and_cost(
+    api: httpx.AsyncClient, hub: HubSimulator, ocpp_url: str
+) -> None:
+    # The first second is priced apart: a period closes after it.
+    assert (await api.put("/api/tariffs/AC1", json=TIMED)).is_success
+    await hub.push_token(hub.token("DRV2", whitelist="ALWAYS"))
+    config = {"MeterValueSampleInterval": "1"}
+    async with connect(ocpp_url, "CP_SES", connectors=1, config=config) as cp:
+        await cp.start_up()
+        assert (await cp.plug_in_and_charge(1, "DRV2", duration=3.5)).accepted
+    await hub.wait_for(lambda s: bool(s.cdrs))
+    patches = [p.body for p in hub.pushes("sessions", "PATCH")]
+    running = [body for body in patches if "status" not in body]
+    assert running, "meter values made PATCHes"
+    assert all(body["total_cost"]["excl_vat"] >= 0 for body in running)
+    sent = [p["start_date_time"] for body in running for p in body.get("charging_periods", [])]
+    assert len(sent) == 1, "the first period, once closed, and only once"
+    session = next(iter(hub.state.sessions.values()))
+    assert sent[0] == session["start_date_time"]
+    costs = [body["total_cost"]["excl_vat"] for body in running]
+    assert costs == sorted(costs)
+
+
+async def test_a_sent_cdr_is_credited_and_billed_again(
+    api: httpx.AsyncClient, hub: HubSimulator, ocpp_url: str
+) -> None:
+    await hub.push_token(hub.token("DRV3", whitelist="ALWAYS"))
+    async with connect(ocpp_url, "CP_SES", connectors=1) as cp:
+        await cp.start_up()
+        assert (await cp.plug_in_and_charge(1, "DRV3", duration=1.0)).accepted
+    await hub.wait_for(lambda s: bool(s.cdrs))
+    [original] = hub.state.cdrs
+    credited = await api.post(f"/api/ocpi/cdrs/{original['id']}/credit", json={"reissue": True})
+    assert credited.status_code == 201, credited.text
+    await hub.wait_for(lambda s: len(s.cdrs) == 3)
+    _, credit, again = hub.state.cdrs
+    assert credit["id"] == original["id"] + "-C"
+    assert credit["credit"] is True
+    assert credit["credit_reference_id"] == original["id"]
+    assert credit["total_cost"]["excl_vat"] == -original["total_cost"]["excl_vat"]
+    assert credit["total_energy"] == original["total_energy"]
+    assert again["id"] == original["id"] + "-2"
+    assert "credit" not in again
+    assert again["total_cost"] == original["total_cost"]
+    assert [c["id"] for c in await hub.get_all("cdrs")] == [c["id"] for c in hub.state.cdrs]
+    twice = await api.post(f"/api/ocpi/cdrs/{original['id']}/credit", json={})
+    assert twice.status_code == 409
+    of_credit = await api.post(f"/api/ocpi/cdrs/{credit['id']}/credit", json={})
+    assert of_credit.status_code == 409
+    assert (await api.post("/api/ocpi/cdrs/NOPE/credit", json={})).status_code == 404

@@ -59,13 +59,14 @@ class OcpiClient:
         correlation_id: str | None = None,
         timeout: float | None = None,
     ) -> PartnerReply:
-        """Send one request; ``routed`` adds OCPI-from/to (functional modules only)."""
+        """Send one request; ``routed`` adds OCPI-from/to (functional modules of 2.2.1
+        only: 2.1.1 has no routing headers), ``version`` picks the token's encoding."""
         headers = {
             "Authorization": authorization_header(token, version=version),
             REQUEST_ID: str(uuid.uuid4()),
             CORRELATION_ID: correlation_id or str(uuid.uuid4()),
         }
-        if routed:
+        if routed and not version.startswith("2.1"):
             headers.update(routing_headers(self._us, to))
         try:
             response = await self._http.request(

@@ -109,3 +109,12 @@ router = locations_router(
     LocationShapes(render_location_211, render_evse_211, render_connector_211),
     module_caller_211,
 )
+
+
+def session_location_211(location: Location, evse_uid: str, connector_id: str) -> dict[str, Any]:
+    """A 2.1.1 Session or CDR names its place by a whole Location holding only the EVSE
+    and connector used."""
+    rendered = render_location_211(location, Party("", ""))
+    evse = next(e for e in rendered["evses"] if e["uid"] == evse_uid)
+    connectors = [c for c in evse["connectors"] if c["id"] == connector_id]
+    return rendered | {"evses": [evse | {"connectors": connectors or evse["connectors"][:1]}]}

@@ -134,7 +134,8 @@ class ChargePointHandlers:
     async def authorize(self, payload: dict[str, Any]) -> dict[str, Any]:
         if not self._accepted:
             return {"idTagInfo": id_tag_info(_NOT_ACCEPTED)}
-        info = await self._services.tokens.authorize(payload["idTag"])
+        # 1.6 Authorize names no connector: the driver is somewhere at this station.
+        info = await self._services.tokens.authorize(payload["idTag"], station_id=self._station_id)
         return {"idTagInfo": id_tag_info(info)}
 
     @on("StartTransaction")

@@ -183,10 +183,15 @@ class StationHandlers:
         return {"idTokenInfo": await self._verdict(payload["idToken"])}
 
     async def _verdict(self, id_token: dict[str, Any]) -> dict[str, Any]:
+        # Authorize names no EVSE: the driver is somewhere at this station. (A
+        # TransactionEvent's token is judged, with its EVSE, in transaction_events.)
         if id_token["type"] == NO_AUTHORIZATION:
             # The station charges without identification: nothing to refuse.
             return id_token_info(ACCEPTED_INFO)
-        return id_token_info(await self._services.tokens.authorize(id_token_value(id_token)))
+        info = await self._services.tokens.authorize(
+            id_token_value(id_token), station_id=self._station_id
+        )
+        return id_token_info(info)
 
     # -- E transactions, J meter values ------------------------------------------------
 

@@ -1,0 +1,29 @@
+"""Correcting a CDR already sent: a Credit CDR, and optionally the session billed again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel
+
+from cpo_backend.api.roaming import Roaming
+from cpo_backend.domain.cdrs import CdrNotCreditable, CdrNotFound
+
+router = APIRouter(prefix="/ocpi/cdrs", tags=["ocpi"])
+
+
+class CreditRequest(BaseModel):
+    # Seal the session again into a new CDR (after its tariff or meter data were fixed).
+    reissue: bool = False
+
+
+@router.post("/{cdr_id}/credit", status_code=status.HTTP_201_CREATED)
+async def credit_cdr(roaming: Roaming, cdr_id: str, body: CreditRequest) -> dict[str, Any]:
+    """Send the eMSP a Credit CDR for a CDR it received; the Credit CDR."""
+    try:
+        return await roaming.cdrs.credit(cdr_id, reissue=body.reissue)
+    except CdrNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "CDR not found") from None
+    except CdrNotCreditable as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None

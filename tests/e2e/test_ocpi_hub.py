@@ -1,0 +1,65 @@
+"""Through a hub: sessions for an eMSP behind it go to the hub addressed to that eMSP, and
+wait while the hub reports the eMSP offline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from simulators.ocpi_hub import HubSimulator, Received
+from simulators.ocpp16 import connect
+from tests.e2e.ocpi_support import QUICK_OUTBOX, backend_fixture, location_body, register_hub
+
+backend = backend_fixture(ocpi=QUICK_OUTBOX)
+
+
+@pytest.fixture
+async def hub(api: httpx.AsyncClient) -> AsyncIterator[HubSimulator]:
+    async with HubSimulator(country_code="DE", party_id="HUB", role="HUB") as simulator:
+        await register_hub(api, simulator)
+        body = location_body(("1", "CP_HUB", 1))
+        assert (await api.put("/api/locations/LOC1", json=body)).is_success
+        yield simulator
+
+
+async def client_info(hub: HubSimulator, status: str) -> None:
+    url = hub.module_url("hubclientinfo", "RECEIVER") + "/DE/EMS"
+    info = {
+        "party_id": "EMS",
+        "country_code": "DE",
+        "role": "EMSP",
+        "status": status,
+        "last_updated": "2026-01-01T00:00:00Z",
+    }
+    assert (await hub.call("PUT", url, json=info, routed=False)).is_success
+
+
+def session_puts(hub: HubSimulator) -> list[Received]:
+    return hub.pushes("sessions", "PUT")
+
+
+async def test_sessions_of_an_emsp_behind_the_hub(hub: HubSimulator, ocpp_url: str) -> None:
+    token = hub.token("BEHIND") | {"party_id": "EMS", "contract_id": "DE-EMS-C1"}
+    assert (await hub.push_token(token)).status_code == 201
+    await client_info(hub, "CONNECTED")
+    async with connect(ocpp_url, "CP_HUB", connectors=1) as cp:
+        await cp.start_up()
+        assert (await cp.plug_in_and_charge(1, "BEHIND", duration=0.2)).accepted
+        await hub.wait_for(lambda _s: len(session_puts(hub)) == 1)
+        first = session_puts(hub)[0]
+        assert first.headers["ocpi-to-party-id"] == "EMS"
+        assert first.headers["ocpi-to-country-code"] == "DE"
+        assert first.body["cdr_token"]["party_id"] == "EMS"
+        await hub.wait_for(lambda s: bool(s.cdrs))
+        [cdr_post] = [r for r in hub.state.received if r.path.endswith("/cdrs")]
+        assert cdr_post.headers["ocpi-to-party-id"] == "EMS"
+        # Offline at the hub: the next session waits, and arrives once it is back.
+        await client_info(hub, "OFFLINE")
+        assert (await cp.plug_in_and_charge(1, "BEHIND", duration=0.2)).accepted
+        await asyncio.sleep(0.5)
+        assert len(session_puts(hub)) == 1
+        await client_info(hub, "CONNECTED")
+        await hub.wait_for(lambda _s: len(session_puts(hub)) == 2)
