@@ -47,7 +47,8 @@ class LocationRow(Base):
     """A Location as the operator described it; ``last_updated`` also moves with its EVSEs."""
 
     __tablename__ = "ocpi_locations"
-    __table_args__ = (Index(None, "last_updated"),)
+    # created_at, id: the order of GET list pages, read a page at a time.
+    __table_args__ = (Index(None, "last_updated"), Index(None, "created_at", "id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     publish: Mapped[bool] = mapped_column(Boolean)
@@ -87,7 +88,8 @@ class TariffRow(Base):
     sessions started under them can still be priced."""
 
     __tablename__ = "ocpi_tariffs"
-    __table_args__ = (Index(None, "last_updated"),)
+    # created_at, id: the order of GET list pages, read a page at a time.
+    __table_args__ = (Index(None, "last_updated"), Index(None, "created_at", "id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     details: Mapped[dict[str, Any]]

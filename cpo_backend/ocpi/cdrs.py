@@ -10,6 +10,7 @@ changed afterwards. The eMSP's ``Location`` header is stored when it acknowledge
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
@@ -37,6 +38,8 @@ log = structlog.get_logger(__name__)
 
 # Appended to a CDR's id for its Credit CDR (CDR ids are 39 long to allow for it).
 CREDIT_SUFFIX = "-C"
+# CDRs sealed at once: pricing is CPU work in this loop, the reads and commits are not.
+_PARALLEL = 16
 
 LOCATION_FIELDS = ("name", "address", "city", "postal_code", "state", "country", "coordinates")
 
@@ -116,12 +119,18 @@ class CdrSealer:
         await self._loop.stop()
 
     async def seal_pending(self) -> bool:
-        """One round: every owed CDR. Never asks for another round at once."""
+        """One round: every owed CDR, several at once (each waits for its own commit, and
+        the writer batches the commits of many). Never asks for another round at once."""
         sessions = await self._ctx.db.fetch_all(
             select(SessionRow).where(SessionRow.cdr_state == "pending").order_by(SessionRow.id)
         )
-        for session in sessions:
-            await self._seal(session)
+        limit = asyncio.Semaphore(_PARALLEL)
+
+        async def guarded(session: Any) -> None:
+            async with limit:
+                await self._seal(session)
+
+        await asyncio.gather(*(guarded(session) for session in sessions))
         return False
 
     async def _seal(self, session: Any) -> None:

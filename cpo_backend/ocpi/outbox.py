@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables_ocpi import ClientInfoRow, OutboxRow, TariffRow
@@ -47,7 +47,8 @@ PENDING = "pending"
 DELIVERED = "delivered"
 DROPPED = "dropped"
 _BATCH = 1000
-_PARALLEL = 16
+# Deliveries at once: each mostly waits for the partner and for its commit.
+_PARALLEL = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,26 @@ WAKING_EVENTS = (
 )
 
 AfterDelivery = Callable[[WriteTx, Any, PartnerReply], Awaitable[None]]
+
+
+_FINISHED = (
+    update(OutboxRow)
+    .where(OutboxRow.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        delivered_at=bindparam("b_at"),
+        last_error=bindparam("b_error"),
+    )
+)
+_RETRIED = (
+    update(OutboxRow)
+    .where(OutboxRow.id == bindparam("b_id"))
+    .values(
+        attempts=bindparam("b_attempts"),
+        next_attempt_at=bindparam("b_due"),
+        last_error=bindparam("b_error"),
+    )
+)
 
 
 def is_absolute(path: str) -> bool:
@@ -187,6 +208,10 @@ class OutboxWorker:
         # Per module, what else to store when the partner acknowledged a row (in the
         # same transaction that marks it delivered): the CDR's Location header, say.
         self.after_delivery: dict[str, AfterDelivery] = {}
+        # Deliveries under way, by (partner, object): one at a time per object.
+        self._in_flight: dict[tuple[int, str], asyncio.Task[None]] = {}
+        # Rows finished while a round's query ran: its result may still show them pending.
+        self._finished: set[int] = set()
 
     def notify(self, event: DomainEvent) -> None:
         """Post-commit listener: a change that may have queued pushes wakes the worker."""
@@ -197,27 +222,29 @@ class OutboxWorker:
         """Look at the outbox now: rows were written outside an event (a sealed CDR)."""
         self._loop.wake()
 
-    async def enqueue(self, partner_id: int, push: Push) -> None:
-        """Queue one push that no other change carries (a command's result, say)."""
-
-        async def op(tx: WriteTx) -> None:
-            await tx.execute(insert(OutboxRow).values(**outbox_row(partner_id, push)))
-
-        await self._db.write(op)
-        self._loop.wake()
-
     async def start(self) -> None:
         await self._loop.start()
 
     async def stop(self) -> None:
         await self._loop.stop()
+        under_way = list(self._in_flight.values())
+        for task in under_way:
+            task.cancel()
+        await asyncio.gather(*under_way, return_exceptions=True)
 
     async def deliver_due(self) -> bool:
-        """One round: the head row of every object, if due. True if any row finished.
+        """Start the head row of every object that is due and not under way, up to
+        ``_PARALLEL`` deliveries at once. A delivery that finishes its row wakes the loop,
+        so the next row starts as soon as a slot is free rather than when a whole round
+        has ended (one slow partner would hold everyone's pushes back for its timeout).
 
         Heads are found in SQL, so a partner with a large backlog that is not due
-        cannot hide the rows of other partners from the round.
+        cannot hide the rows of other partners.
         """
+        free = _PARALLEL - len(self._in_flight)
+        if free <= 0:
+            return False
+        self._finished.clear()
         heads = (
             select(func.min(OutboxRow.id).label("id"))
             .where(OutboxRow.state == PENDING)
@@ -231,15 +258,32 @@ class OutboxWorker:
             .order_by(OutboxRow.id)
             .limit(_BATCH)
         )
-        if not due:
-            return False
-        limit = asyncio.Semaphore(_PARALLEL)
+        for row in due:
+            key = (row.partner_id, row.object_key)
+            if key in self._in_flight or row.id in self._finished:
+                continue
+            if free == 0:
+                break
+            free -= 1
+            self._in_flight[key] = asyncio.create_task(self._deliver_one(key, row))
+        return False
 
-        async def guarded(row: Any) -> bool:
-            async with limit:
-                return await self._deliver(row)
-
-        return any(await asyncio.gather(*(guarded(row) for row in due)))
+    async def _deliver_one(self, key: tuple[int, str], row: Any) -> None:
+        finished = False
+        try:
+            finished = await self._deliver(row)
+        except Exception:  # a bad row must not stop the others; it is tried again
+            log.exception("outbox delivery failed", row=row.id)
+        finally:
+            # Whatever happened, the row is no longer pending as the round that picked it
+            # saw it (delivered, dropped or due later): no round may start it again on
+            # that stale view.
+            self._finished.add(row.id)
+            del self._in_flight[key]
+        # A failure waits for its backoff (the poll finds it): waking on failures would
+        # spin while a partner is down.
+        if finished:
+            self._loop.wake()
 
     async def _deliver(self, row: Any) -> bool:
         access = await self._ctx.partners.access(row.partner_id)
@@ -301,11 +345,8 @@ class OutboxWorker:
         hook = self.after_delivery.get(row.module) if row is not None else None
 
         async def op(tx: WriteTx) -> None:
-            await tx.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row_id)
-                .values(state=state, delivered_at=now, last_error=error)
-            )
+            # Deferred: the finished rows of one commit batch are one executemany.
+            tx.defer(_FINISHED, {"b_id": row_id, "b_state": state, "b_at": now, "b_error": error})
             if hook is not None and reply is not None:
                 await hook(tx, row, reply)
 
@@ -320,14 +361,8 @@ class OutboxWorker:
         )
 
         async def op(tx: WriteTx) -> None:
-            await tx.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == row.id)
-                .values(
-                    attempts=attempts,
-                    next_attempt_at=utc_now() + timedelta(seconds=delay),
-                    last_error=error,
-                )
-            )
+            due = utc_now() + timedelta(seconds=delay)
+            params = {"b_id": row.id, "b_attempts": attempts, "b_due": due, "b_error": error}
+            tx.defer(_RETRIED, params)
 
         await self._db.write(op)

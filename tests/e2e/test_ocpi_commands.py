@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 from websockets.typing import Subprotocol
 
 from cpo_backend.app import CpoBackend
+from simulators import ocpp201
 from simulators.ocpi_hub import HubSimulator
 from simulators.ocpp16 import connect
 from tests.conftest import eventually, make_settings
@@ -246,3 +248,44 @@ async def test_a_crash_with_a_command_in_flight_reports_timeout(database_url: st
             assert await result_of(hub, reference) == "TIMEOUT"
         finally:
             await restarted.stop()
+
+
+async def test_start_and_stop_on_a_201_station_to_a_cdr(
+    api: httpx.AsyncClient, hub: HubSimulator, ocpp_url: str
+) -> None:
+    body = location_body(("7", "CS_CMD201", 1))
+    assert (await api.put("/api/locations/L201", json=body)).is_success
+    token = hub.token("DRV201")
+    hub.state.tokens["DRV201"] = token
+    variables = {("SampledDataCtrlr", "TxUpdatedInterval"): "1"}
+    async with ocpp201.connect(ocpp_url, "CS_CMD201", evses=1, variables=variables) as cs:
+        await cs.start_up()
+        reference, response = await hub.command(
+            "START_SESSION", token=token, location_id="L201", evse_uid="7"
+        )
+        assert response["data"]["result"] == "ACCEPTED"
+        assert await result_of(hub, reference) == "ACCEPTED"
+        await hub.wait_for(lambda s: any(x.get("status") == "ACTIVE" for x in s.sessions.values()))
+        [session_id] = hub.state.sessions
+
+        async def charged() -> bool:
+            [running] = await active_transactions(api, "CS_CMD201")
+            return float(running["last_meter_wh"] or 0) > float(running["meter_start_wh"] or 0)
+
+        await eventually(charged)  # meter values every second
+        reference, response = await hub.command("STOP_SESSION", session_id=session_id)
+        assert response["data"]["result"] == "ACCEPTED"
+        assert await result_of(hub, reference) == "ACCEPTED"
+        await hub.wait_for(lambda s: bool(s.cdrs))
+    session = hub.state.sessions[session_id]
+    assert session["status"] == "COMPLETED"
+    assert session["auth_method"] == "COMMAND"
+    [cdr] = hub.state.cdrs
+    assert cdr["session_id"] == session_id
+    assert cdr["cdr_location"]["evse_uid"] == "7"
+    query = {"station_id": "CS_CMD201"}
+    [transaction] = (await api.get("/api/transactions", params=query)).json()
+    energy_kwh = (float(transaction["meter_stop_wh"]) - float(transaction["meter_start_wh"])) / 1000
+    assert energy_kwh > 0
+    assert cdr["total_energy"] == pytest.approx(energy_kwh, abs=0.001)
+    assert session["kwh"] == pytest.approx(energy_kwh, abs=0.001)

@@ -1,4 +1,4 @@
-"""OCPI: commands, announced sessions, periods sent, push target, credit CDRs
+"""OCPI: commands, announced sessions, periods sent, push target, credit CDRs, list order
 
 Revision ID: 0004
 Revises: 0003
@@ -50,6 +50,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_ocpi_commands_state"), "ocpi_commands", ["state"])
     op.create_index(op.f("ix_ocpi_commands_token_uid"), "ocpi_commands", ["token_uid"])
+    for table in ("ocpi_locations", "ocpi_tariffs"):
+        op.create_index(op.f(f"ix_{table}_created_at_id"), table, ["created_at", "id"])
     with op.batch_alter_table("ocpi_cdrs") as batch:
         # A session can have a CDR, its Credit CDR and a CDR issued again.
         batch.drop_constraint(op.f("uq_ocpi_cdrs_session_id"), type_="unique")
@@ -74,6 +76,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in ("ocpi_locations", "ocpi_tariffs"):
+        op.drop_index(op.f(f"ix_{table}_created_at_id"), table_name=table)
     with op.batch_alter_table("ocpi_cdrs") as batch:
         batch.drop_index(op.f("ix_ocpi_cdrs_session_id"))
         batch.create_unique_constraint(op.f("uq_ocpi_cdrs_session_id"), ["session_id"])
