@@ -94,6 +94,7 @@ class CpoBackend:
             ),
             self.transactions,
         )
+        self.commands.result_listeners.append(self.device_model.on_command_result)
         self.ocpp = OcppListener(
             settings.ocpp,
             OcppServices(self.stations, self.tokens, self.transactions, settings.ocpp),

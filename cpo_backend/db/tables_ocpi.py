@@ -210,6 +210,10 @@ class CommandRow(Base):
     ocpp_reservation_id: Mapped[int | None] = mapped_column(Integer)
     # START_SESSION: the transaction it caused, once the charger started one.
     session_id: Mapped[int | None] = mapped_column(BigIntId)
+    # The party that sent it (OCPI-from), when not the partner itself (behind a hub):
+    # the CommandResult is addressed to it.
+    from_country_code: Mapped[str | None] = mapped_column(String(2))
+    from_party_id: Mapped[str | None] = mapped_column(String(3))
     state: Mapped[str] = mapped_column(String(16))
     result: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]

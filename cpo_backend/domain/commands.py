@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -279,13 +280,22 @@ class CommandTransport(Protocol):
     async def send(self, station_id: str, command: Command) -> CommandResult: ...
 
 
+ResultListener = Callable[[str, "Command", "CommandResult"], Awaitable[None]]
+
+
 class CommandService:
     def __init__(self, transport: CommandTransport, transactions: TransactionService) -> None:
         self._transport = transport
         self._transactions = transactions
+        # Told of every answer before its caller is (the device model keeps the values
+        # a station reads or sets, whoever asked).
+        self.result_listeners: list[ResultListener] = []
 
     async def execute(self, station_id: str, command: Command) -> CommandResult:
-        return await self._transport.send(station_id, command)
+        result = await self._transport.send(station_id, command)
+        for listener in self.result_listeners:
+            await listener(station_id, command, result)
+        return result
 
     async def settle_after_boot(self, station_id: str) -> None:
         """Close what a reboot ended, but only once the charger says nothing is pending.

@@ -7,7 +7,10 @@ restart half-way, and the parts may arrive in any order. A report is *complete* 
 the last part and every part before it have arrived.
 
 Variables are addressed by component (name, instance, EVSE, connector) and variable
-(name, instance); a newer report replaces what an older one said about a variable.
+(name, instance); a newer report replaces what an older one said about a variable. The
+answers to GetVariables and SetVariables (and to the 1.6-named GetConfiguration and
+ChangeConfiguration sent as those) update the attribute they read or set, so the stored
+model does not go stale between reports.
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ from sqlalchemy import insert, select, update
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables import DeviceModelReportRow, DeviceModelVariableRow
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.commands import (
+    ChangeConfiguration,
+    Command,
+    CommandResult,
+    GetConfiguration,
+    GetVariables,
+    SetVariables,
+)
 from cpo_backend.domain.model import Record
 from cpo_backend.domain.time import UtcTimestamp, utc_now
 
@@ -171,6 +182,49 @@ class DeviceModelService:
 
         await self._db.write(op)
 
+    async def on_command_result(
+        self, station_id: str, command: Command, result: CommandResult
+    ) -> None:
+        """Keep the values a station just told (read) or accepted (set)."""
+        values = _told_values(command, result.payload)
+        if not values:
+            return
+        now = utc_now()
+
+        async def op(tx: WriteTx) -> None:
+            for address, attribute_type, value in values:
+                key = variable_key(address["component"], address["variable"], **_scope(address))
+                existing = (
+                    await tx.execute(
+                        select(DeviceModelVariableRow).where(
+                            DeviceModelVariableRow.station_id == station_id,
+                            DeviceModelVariableRow.key == key,
+                        )
+                    )
+                ).first()
+                attributes = [dict(a) for a in (existing.attributes if existing else [])]
+                found = next(
+                    (a for a in attributes if a.get("type", "Actual") == attribute_type), None
+                )
+                if found is None:
+                    attributes.append({"type": attribute_type, "value": value})
+                else:
+                    found["value"] = value
+                row = {
+                    "station_id": station_id,
+                    "key": key,
+                    "component": address["component"],
+                    "variable": address["variable"],
+                    **_scope(address),
+                    "attributes": attributes,
+                    "characteristics": existing.characteristics if existing else None,
+                    "request_id": existing.request_id if existing else None,
+                    "updated_at": now,
+                }
+                await tx.execute(self._upsert, row)
+
+        await self._db.write(op)
+
     async def get(self, station_id: str) -> DeviceModel:
         reports = await self._db.fetch_all(
             select(DeviceModelReportRow)
@@ -187,3 +241,77 @@ class DeviceModelService:
             reports=[DeviceModelReport.model_validate(row) for row in reports],
             variables=[DeviceModelVariable.model_validate(row) for row in variables],
         )
+
+
+# (address, attribute type, value): the address holds component, variable and their scope.
+ToldValue = tuple[dict[str, Any], str, str]
+
+
+def _scope(address: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "component_instance": address.get("component_instance"),
+        "evse_id": address.get("evse_id"),
+        "connector_id": address.get("connector_id"),
+        "variable_instance": address.get("variable_instance"),
+    }
+
+
+def _address(result: dict[str, Any]) -> dict[str, Any]:
+    """The variable a 2.0.1 Get/SetVariableResult is about."""
+    component, variable = result["component"], result["variable"]
+    evse = component.get("evse") or {}
+    return {
+        "component": component["name"],
+        "variable": variable["name"],
+        "component_instance": component.get("instance"),
+        "evse_id": evse.get("id"),
+        "connector_id": evse.get("connectorId"),
+        "variable_instance": variable.get("instance"),
+    }
+
+
+def _told_values(command: Command, payload: dict[str, Any]) -> list[ToldValue]:
+    """The attribute values an accepted answer establishes (2.0.1 stations only: a 1.6
+    answer has no getVariableResult/setVariableResult, here or under ``ocpp201``)."""
+    answer = payload.get("ocpp201", payload)
+    told: list[ToldValue] = []
+    if isinstance(command, GetVariables | GetConfiguration):
+        for result in answer.get("getVariableResult") or []:
+            if result.get("attributeStatus") == "Accepted" and "attributeValue" in result:
+                told.append(
+                    (
+                        _address(result),
+                        result.get("attributeType", "Actual"),
+                        result["attributeValue"],
+                    )
+                )
+    elif isinstance(command, SetVariables | ChangeConfiguration):
+        for result in answer.get("setVariableResult") or []:
+            if result.get("attributeStatus") != "Accepted":
+                continue
+            address = _address(result)
+            attribute_type = result.get("attributeType", "Actual")
+            value = _set_value(command, address, attribute_type)
+            if value is not None:
+                told.append((address, attribute_type, value))
+    return told
+
+
+def _set_value(
+    command: SetVariables | ChangeConfiguration, address: dict[str, Any], attribute_type: str
+) -> str | None:
+    """The value the command set at ``address`` (ChangeConfiguration sets one)."""
+    if isinstance(command, ChangeConfiguration):
+        return command.value
+    for ref in command.variables:
+        asked = {
+            "component": ref.component,
+            "variable": ref.variable,
+            "component_instance": ref.component_instance,
+            "evse_id": ref.evse_id,
+            "connector_id": ref.connector_id,
+            "variable_instance": ref.variable_instance,
+        }
+        if asked == address and ref.attribute_type == attribute_type:
+            return ref.value
+    return None

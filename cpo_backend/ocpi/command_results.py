@@ -34,6 +34,7 @@ from cpo_backend.domain.commands import (
 from cpo_backend.domain.time import utc_now
 from cpo_backend.ocpi.outbox import OutboxWorker, Push, outbox_row
 from cpo_backend.ocpi.shapes import SHAPES
+from cpo_backend.ocpi.transport.headers import Party
 
 log = structlog.get_logger(__name__)
 
@@ -77,6 +78,8 @@ class PlannedCommand:
     reservation_id: str | None = None
     # The OCPI location, EVSE uid and connector id named (START_SESSION, RESERVE_NOW).
     place: tuple[str, str, str | None] | None = None
+    # Who sent it (the request's OCPI-from), for the CommandResult's OCPI-to.
+    requester: Party | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,8 @@ class _Finished:
     partner_id: int
     version: str
     response_url: str
+    from_country_code: str | None
+    from_party_id: str | None
 
 
 async def reservation_of(
@@ -138,6 +143,8 @@ class CommandRunner:
                     location_id=planned.place[0] if planned.place else None,
                     evse_uid=planned.place[1] if planned.place else None,
                     connector_id=planned.place[2] if planned.place else None,
+                    from_country_code=planned.requester.country_code if planned.requester else None,
+                    from_party_id=planned.requester.party_id if planned.requester else None,
                     state=RUNNING,
                     created_at=utc_now(),
                 )
@@ -179,8 +186,15 @@ class CommandRunner:
 
     async def _run(self, row_id: int, planned: PlannedCommand, command: Command) -> None:
         result, message = await self._execute(planned, command)
+        requester = planned.requester
         finished = _Finished(
-            row_id, planned.name, planned.partner_id, planned.version, planned.response_url
+            row_id,
+            planned.name,
+            planned.partner_id,
+            planned.version,
+            planned.response_url,
+            requester.country_code if requester else None,
+            requester.party_id if requester else None,
         )
         await self._finish(finished, result, message)
 
@@ -188,7 +202,12 @@ class CommandRunner:
         """Mark the command (its row or a :class:`_Finished`) done and queue its result, and
         what hangs on it, in one write."""
         body = SHAPES[command.version].command_result(result, message)
-        push = Push("commands", "POST", command.response_url, command.response_url, body)
+        to = (
+            Party(command.from_country_code, command.from_party_id)
+            if command.from_party_id
+            else None
+        )
+        push = Push("commands", "POST", command.response_url, command.response_url, body, to)
         hook = self.after_result.get(command.command)
 
         async def op(tx: WriteTx) -> None:

@@ -24,6 +24,7 @@ from cpo_backend.ocpi.command_results import CommandRunner, PlannedCommand, rese
 from cpo_backend.ocpi.context import VERSION, OcpiContext
 from cpo_backend.ocpi.tokens import Token
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
+from cpo_backend.ocpi.transport.headers import Party, request_sender
 from cpo_backend.ocpi.transport.pagination import require_datetime
 from cpo_backend.ocpi.transport.validation import validated
 
@@ -112,13 +113,20 @@ async def _remember_token(ctx: OcpiContext, token: Token) -> None:
 
 
 async def _plan(
-    ctx: OcpiContext, partner_id: int, version: str, name: str, body: BaseModel
+    ctx: OcpiContext,
+    partner_id: int,
+    version: str,
+    name: str,
+    body: BaseModel,
+    requester: Party | None,
 ) -> PlannedCommand:
     """Check the command and resolve it to a station and a version-neutral command."""
 
     def planned(station_id: str, command: c.Command, **extra: Any) -> PlannedCommand:
         url = getattr(body, "response_url")  # noqa: B009 (every command model has it)
-        return PlannedCommand(partner_id, version, name, station_id, command, url, **extra)
+        return PlannedCommand(
+            partner_id, version, name, station_id, command, url, requester=requester, **extra
+        )
 
     match body:
         case StartSession():
@@ -198,10 +206,12 @@ async def carry_out(
     version: str,
     name: str,
     body: BaseModel,
+    requester: Party | None = None,
 ) -> str | Refused:
-    """ACCEPTED once the command is stored and under way, or why it was refused."""
+    """ACCEPTED once the command is stored and under way, or why it was refused;
+    ``requester`` is the party behind a hub that sent it (OCPI-from)."""
     try:
-        planned = await _plan(ctx, partner_id, version, name, body)
+        planned = await _plan(ctx, partner_id, version, name, body, requester)
     except Refused as refused:
         return refused
     await runner.submit(planned)
@@ -210,6 +220,7 @@ async def carry_out(
 
 @router.post("/{command}")
 async def receive_command(
+    request: Request,
     ctx: Context,
     caller: ModuleCaller,
     runner: Annotated[CommandRunner, Depends(command_runner)],
@@ -218,7 +229,8 @@ async def receive_command(
 ) -> OcpiResponse:
     parsed = validated(MODELS[command], body)
     timeout = int(ctx.command_timeout) + 1
-    outcome = await carry_out(ctx, runner, caller.partner.id, VERSION, command, parsed)
+    sender = request_sender(request.headers)
+    outcome = await carry_out(ctx, runner, caller.partner.id, VERSION, command, parsed, sender)
     if isinstance(outcome, Refused):
         return _response(outcome.result, timeout, str(outcome))
     return _response(outcome, timeout)

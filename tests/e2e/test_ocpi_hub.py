@@ -63,3 +63,25 @@ async def test_sessions_of_an_emsp_behind_the_hub(hub: HubSimulator, ocpp_url: s
         assert len(session_puts(hub)) == 1
         await client_info(hub, "CONNECTED")
         await hub.wait_for(lambda _s: len(session_puts(hub)) == 2)
+
+
+async def test_command_results_go_back_to_the_sender_behind_the_hub(
+    hub: HubSimulator, ocpp_url: str
+) -> None:
+    reference = "unlock-1"
+    body = {
+        "response_url": f"{hub.base_url}/emsp/2.2.1/commands/UNLOCK_CONNECTOR/{reference}",
+        "location_id": "LOC1",
+        "evse_uid": "1",
+        "connector_id": "1",
+    }
+    from_ems = {"OCPI-from-country-code": "DE", "OCPI-from-party-id": "EMS"}
+    url = hub.module_url("commands", "RECEIVER") + "/UNLOCK_CONNECTOR"
+    async with connect(ocpp_url, "CP_HUB", connectors=1) as cp:
+        await cp.start_up()
+        answer = await hub.call("POST", url, json=body, headers=from_ems)
+        assert answer.json()["data"]["result"] == "ACCEPTED"
+        await hub.wait_for(lambda s: reference in s.command_results)
+    [result] = hub.pushes("commands")
+    assert result.headers["ocpi-to-party-id"] == "EMS"
+    assert result.body["result"] == "ACCEPTED"

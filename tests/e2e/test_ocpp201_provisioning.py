@@ -268,6 +268,14 @@ async def test_variables_are_read_and_set_per_variable(
             api, "CS_VARS", "change-configuration", {"key": "NoSuchKey", "value": "1"}
         )
         assert unknown.status_code == 422
+    # What the station read and accepted is in the stored model, without a new report.
+    model = await get_json(api, "/api/stations/CS_VARS/device-model")
+    by_name = {(v["component"], v["variable"]): v["attributes"] for v in model["variables"]}
+    assert by_name["OCPPCommCtrlr", "HeartbeatInterval"] == [{"type": "Actual", "value": "120"}]
+    assert by_name["SampledDataCtrlr", "TxUpdatedInterval"] == [{"type": "Actual", "value": "15"}]
+    assert by_name["TxCtrlr", "StopTxOnInvalidId"] == [{"type": "Actual", "value": "true"}]
+    assert ("ChargingStation", "Model") not in by_name, "a rejected set changes nothing"
+    assert ("Nothing", "Here") not in by_name
 
 
 async def test_reset_and_network_profile(ocpp_url: str, api: httpx.AsyncClient) -> None:

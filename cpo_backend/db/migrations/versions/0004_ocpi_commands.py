@@ -37,6 +37,8 @@ def upgrade() -> None:
         sa.Column("reservation_id", sa.String(length=36), nullable=True),
         sa.Column("ocpp_reservation_id", sa.Integer(), nullable=True),
         sa.Column("session_id", _big_id, nullable=True),
+        sa.Column("from_country_code", sa.String(length=2), nullable=True),
+        sa.Column("from_party_id", sa.String(length=3), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("result", sa.String(length=32), nullable=True),
         sa.Column("created_at", _ts(timezone=True), nullable=False),
