@@ -279,3 +279,6 @@ class DeviceModelReportRow(Base):
     generated_at: Mapped[datetime]
     first_received_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    # The GetBaseReport base it answers, once its answer came (None for GetReport): a
+    # complete FullInventory removes the variables it no longer lists.
+    report_base: Mapped[str | None] = mapped_column(String(32))

@@ -10,7 +10,8 @@ Variables are addressed by component (name, instance, EVSE, connector) and varia
 (name, instance); a newer report replaces what an older one said about a variable. The
 answers to GetVariables and SetVariables (and to the 1.6-named GetConfiguration and
 ChangeConfiguration sent as those) update the attribute they read or set, so the stored
-model does not go stale between reports.
+model does not go stale between reports; a complete FullInventory report removes the
+variables it no longer lists.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, or_, select, update
 
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables import DeviceModelReportRow, DeviceModelVariableRow
@@ -28,6 +29,7 @@ from cpo_backend.domain.commands import (
     ChangeConfiguration,
     Command,
     CommandResult,
+    GetBaseReport,
     GetConfiguration,
     GetVariables,
     SetVariables,
@@ -155,6 +157,8 @@ class DeviceModelService:
             parts = 1 + (report.parts_received if report else 0)
             last_seq_no = seq_no if not tbc else (report.last_seq_no if report else None)
             complete = last_seq_no is not None and parts == last_seq_no + 1
+            if complete and report is not None and report.report_base == FULL_INVENTORY:
+                await _prune(tx, station_id, request_id, report.first_received_at)
             values = {
                 "parts_received": parts,
                 "last_seq_no": last_seq_no,
@@ -185,7 +189,11 @@ class DeviceModelService:
     async def on_command_result(
         self, station_id: str, command: Command, result: CommandResult
     ) -> None:
-        """Keep the values a station just told (read) or accepted (set)."""
+        """Keep the values a station just told (read) or accepted (set), and the base of a
+        report it agreed to send."""
+        if isinstance(command, GetBaseReport) and result.status == "Accepted":
+            await self._expect_report(station_id, command)
+            return
         values = _told_values(command, result.payload)
         if not values:
             return
@@ -222,6 +230,40 @@ class DeviceModelService:
                     "updated_at": now,
                 }
                 await tx.execute(self._upsert, row)
+
+        await self._db.write(op)
+
+    async def _expect_report(self, station_id: str, command: GetBaseReport) -> None:
+        """Note the base of a report; its parts may have come (even all of them) already."""
+        now = utc_now()
+        where = (
+            DeviceModelReportRow.station_id == station_id,
+            DeviceModelReportRow.request_id == command.request_id,
+        )
+
+        async def op(tx: WriteTx) -> None:
+            report = (await tx.execute(select(DeviceModelReportRow).where(*where))).first()
+            if report is None:
+                await tx.execute(
+                    insert(DeviceModelReportRow).values(
+                        station_id=station_id,
+                        request_id=command.request_id,
+                        parts_received=0,
+                        last_seq_no=None,
+                        complete=False,
+                        variables=0,
+                        generated_at=now,
+                        first_received_at=now,
+                        completed_at=None,
+                        report_base=command.report_base,
+                    )
+                )
+                return
+            await tx.execute(
+                update(DeviceModelReportRow).where(*where).values(report_base=command.report_base)
+            )
+            if report.complete and command.report_base == FULL_INVENTORY:
+                await _prune(tx, station_id, command.request_id, report.first_received_at)
 
         await self._db.write(op)
 
@@ -315,3 +357,21 @@ def _set_value(
         if asked == address and ref.attribute_type == attribute_type:
             return ref.value
     return None
+
+
+FULL_INVENTORY = "FullInventory"
+
+
+async def _prune(tx: WriteTx, station_id: str, request_id: int, since: datetime) -> None:
+    """A complete FullInventory lists every variable: one it left out, and that nothing
+    told since the report began, is gone from the station."""
+    await tx.execute(
+        delete(DeviceModelVariableRow).where(
+            DeviceModelVariableRow.station_id == station_id,
+            or_(
+                DeviceModelVariableRow.request_id.is_(None),
+                DeviceModelVariableRow.request_id != request_id,
+            ),
+            DeviceModelVariableRow.updated_at < since,
+        )
+    )

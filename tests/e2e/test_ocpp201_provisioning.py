@@ -9,6 +9,7 @@ import pytest
 from ocpp.exceptions import OCPPError
 
 from simulators.ocpp201 import connect
+from tests.conftest import eventually
 from tests.e2e.helpers import command, events, get_json, minutes_ago, register_station
 
 NOW = minutes_ago(0)
@@ -175,6 +176,37 @@ async def test_a_base_report_becomes_the_stored_device_model(
     assert heartbeat["attributes"][0]["type"] == "Actual"
     assert heartbeat["attributes"][0]["mutability"] == "ReadWrite"
     assert heartbeat["characteristics"]["dataType"] == "integer"
+
+
+async def test_a_full_inventory_forgets_what_it_no_longer_lists(
+    ocpp_url: str, api: httpx.AsyncClient
+) -> None:
+    ghost = {
+        "component": {"name": "Ghost"},
+        "variable": {"name": "Gone"},
+        "variableAttribute": [{"type": "Actual", "value": "1"}],
+    }
+
+    async def names() -> set[tuple[str, str]]:
+        model = await get_json(api, "/api/stations/CS_PRUNE/device-model")
+        return {(v["component"], v["variable"]) for v in model["variables"]}
+
+    async with connect(ocpp_url, "CS_PRUNE") as cs:
+        await cs.start_up()
+        report = {"requestId": 5, "generatedAt": NOW, "seqNo": 0, "reportData": [ghost]}
+        await cs.call_raw("NotifyReport", report)
+        configuration = {"request_id": 6, "report_base": "ConfigurationInventory"}
+        assert (await command(api, "CS_PRUNE", "get-base-report", configuration)).is_success
+        await cs.wait_idle()
+        assert ("Ghost", "Gone") in await names(), "only a full inventory lists everything"
+        assert (await command(api, "CS_PRUNE", "get-base-report", {"request_id": 7})).is_success
+        await cs.wait_idle()
+
+    async def pruned() -> bool:
+        return ("Ghost", "Gone") not in await names()
+
+    await eventually(pruned)
+    assert ("OCPPCommCtrlr", "HeartbeatInterval") in await names()
 
 
 async def test_report_parts_out_of_order_complete_once_all_came(
