@@ -115,6 +115,7 @@ class OcpiInterface:
         self.registrar = OcpiRegistrar(self.context)
         services.partner_tokens.realtime = OcpiRealtimeAuthorizer(self.context)
         self.outbox = OutboxWorker(db, self.context)
+        self.context.partner_heard = self.outbox.partner_heard
         recorder = sessions.SessionRecorder(self.context)
         self.commands = CommandRunner(db, services.commands, self.outbox)
         self.commands.after_result["START_SESSION"] = recorder.announce

@@ -43,6 +43,8 @@ async def configuration_caller(request: Request, ctx: Context) -> Caller:
     for token in token_candidates(header):
         access = await ctx.partners.by_token(token)
         if access is not None:
+            if ctx.partner_heard is not None:
+                await ctx.partner_heard(access.partner.id)
             return Caller(access, with_token_a=access.token_a == token)
     raise _unauthorized("Unknown credentials token")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,9 @@ class OcpiContext:
     # authorization there, for the session that start makes. Kept in memory: it is only
     # needed for the moments between a charger's Authorize and its start.
     authorization_references: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Told of every authenticated request with the caller's partner id: a partner we were
+    # failing to reach is evidently back (the outbox retries it at once).
+    partner_heard: Callable[[int], Awaitable[None]] | None = None
 
     @property
     def us(self) -> Party:

@@ -212,6 +212,8 @@ class OutboxWorker:
         self._in_flight: dict[tuple[int, str], asyncio.Task[None]] = {}
         # Rows finished while a round's query ran: its result may still show them pending.
         self._finished: set[int] = set()
+        # Partners whose last delivery failed: their rows wait for a backoff.
+        self._failing: set[int] = set()
 
     def notify(self, event: DomainEvent) -> None:
         """Post-commit listener: a change that may have queued pushes wakes the worker."""
@@ -220,6 +222,28 @@ class OutboxWorker:
 
     def wake(self) -> None:
         """Look at the outbox now: rows were written outside an event (a sealed CDR)."""
+        self._loop.wake()
+
+    async def partner_heard(self, partner_id: int) -> None:
+        """The partner just called us: if we were failing to reach it, its waiting rows
+        are due now rather than after a backoff of up to ``outbox_max_backoff``."""
+        if partner_id not in self._failing:
+            return
+        self._failing.discard(partner_id)
+        now = utc_now()
+
+        async def op(tx: WriteTx) -> None:
+            await tx.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.partner_id == partner_id,
+                    OutboxRow.state == PENDING,
+                    OutboxRow.next_attempt_at > now,
+                )
+                .values(next_attempt_at=now)
+            )
+
+        await self._db.write(op)
         self._loop.wake()
 
     async def start(self) -> None:
@@ -311,6 +335,7 @@ class OutboxWorker:
             await self._retry(row, str(error))
             return False
         if reply.ok:
+            self._failing.discard(row.partner_id)
             await self._finish(row.id, DELIVERED, None, row, reply)
             return True
         await self._retry(
@@ -353,6 +378,7 @@ class OutboxWorker:
         await self._db.write(op)
 
     async def _retry(self, row: Any, error: str) -> None:
+        self._failing.add(row.partner_id)
         settings = self._ctx.settings
         attempts = row.attempts + 1
         delay = backoff(attempts, settings.outbox_base_backoff, settings.outbox_max_backoff)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -25,6 +26,24 @@ async def register_hub(api: httpx.AsyncClient, hub: HubSimulator) -> dict[str, A
     """The hub registers with the back-end using a token A from the operator API."""
     issued = (await api.post("/api/ocpi/partners/token-a")).json()
     return await hub.register_with(issued["versions_url"], issued["token_a"])
+
+
+@contextlib.asynccontextmanager
+async def registered_backend(
+    database_url: str, **sections: dict[str, object]
+) -> AsyncIterator[tuple[CpoBackend, httpx.AsyncClient, HubSimulator]]:
+    """A back-end of its own (these settings sections), its API and a hub registered."""
+    server = CpoBackend(make_settings(database_url, **sections))
+    await server.start()
+    try:
+        async with (
+            HubSimulator() as hub,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.http_port}") as api,
+        ):
+            await register_hub(api, hub)
+            yield server, api, hub
+    finally:
+        await server.stop()
 
 
 def backend_fixture(**sections: dict[str, object]) -> Any:

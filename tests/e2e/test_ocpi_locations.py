@@ -16,6 +16,7 @@ from tests.e2e.ocpi_support import (
     hub_fixture,
     location_body,
     register_hub,
+    registered_backend,
 )
 
 backend = backend_fixture(ocpi=QUICK_OUTBOX)
@@ -173,3 +174,19 @@ async def test_operator_sees_and_retries_the_outbox(
     assert (await api.post(f"/api/ocpi/outbox/{entry['id']}/retry")).status_code == 404
     assert (await api.get("/api/ocpi/outbox/999999")).status_code == 404
     assert (await api.get("/api/ocpi/outbox", params={"state": "lost"})).status_code == 422
+
+
+async def test_a_partner_that_calls_again_is_retried_at_once(database_url: str) -> None:
+    """A long backoff does not keep pushes from a partner that is evidently back."""
+    ocpi: dict[str, object] = {
+        "outbox_base_backoff": 600.0,
+        "outbox_max_backoff": 600.0,
+        "outbox_poll_interval": 0.1,
+    }
+    async with registered_backend(database_url, ocpi=ocpi) as (_server, api, hub):
+        hub.state.fail_next_pushes = 1
+        body = location_body(("1", None, None))
+        assert (await api.put("/api/locations/BACK", json=body)).is_success
+        await hub.wait_for(lambda s: len(s.received) == 1)  # refused: next try in 10 min
+        assert (await hub.call("GET", hub.module_url("locations"))).is_success
+        await hub.wait_for(lambda s: "BACK" in s.locations, timeout=5.0)

@@ -6,17 +6,15 @@ from typing import Any
 
 import httpx
 
-from cpo_backend.app import CpoBackend
 from simulators import ocpp201
 from simulators.ocpi_hub import HubSimulator
 from simulators.ocpp16 import connect
-from tests.conftest import make_settings
 from tests.e2e.ocpi_support import (
     QUICK_OUTBOX,
     backend_fixture,
     hub_fixture,
     location_body,
-    register_hub,
+    registered_backend,
 )
 
 backend = backend_fixture(ocpi={"authorize_timeout": 0.5})
@@ -154,29 +152,19 @@ async def test_ocpp201_realtime_authorization_names_the_location(
 
 async def test_unknown_tokens_are_asked_when_configured(database_url: str) -> None:
     ocpi = QUICK_OUTBOX | {"authorize_timeout": 0.5, "authorize_unknown_tokens": True}
-    server = CpoBackend(make_settings(database_url, ocpi=ocpi))
-    await server.start()
-    try:
-        async with (
-            HubSimulator() as emsp,
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.http_port}") as api,
-        ):
-            await register_hub(api, emsp)
-            assert (
-                await api.put("/api/locations/U", json=location_body(("1", "CP_U", 1)))
-            ).is_success
-            # Known to the eMSP, never pushed to us.
-            emsp.state.tokens["ROAM1"] = emsp.token("ROAM1", whitelist="ALWAYS")
-            async with connect(f"ws://127.0.0.1:{server.ocpp_port}", "CP_U", connectors=1) as cp:
-                await cp.start_up()
-                assert (await cp.authorize("ROAM1")).id_tag_info["status"] == "Accepted"
-                assert (await cp.authorize("NOBODY")).id_tag_info["status"] == "Invalid"
-                assert (await cp.plug_in_and_charge(1, "ROAM1", duration=0.2)).accepted
-            await emsp.wait_for(lambda s: bool(s.sessions))
-            # The eMSP's token was kept: asked once, then whitelisted as the eMSP said.
-            asked = [r.path.split("/")[-2] for r in emsp.pushes("tokens", "POST")]
-            assert asked == ["ROAM1", "NOBODY"]
-            [session] = emsp.state.sessions.values()
-            assert session["cdr_token"]["contract_id"] == "DE-MSP-CROAM1"
-    finally:
-        await server.stop()
+    async with registered_backend(database_url, ocpi=ocpi) as (server, api, emsp):
+        body = location_body(("1", "CP_U", 1))
+        assert (await api.put("/api/locations/U", json=body)).is_success
+        # Known to the eMSP, never pushed to us.
+        emsp.state.tokens["ROAM1"] = emsp.token("ROAM1", whitelist="ALWAYS")
+        async with connect(f"ws://127.0.0.1:{server.ocpp_port}", "CP_U", connectors=1) as cp:
+            await cp.start_up()
+            assert (await cp.authorize("ROAM1")).id_tag_info["status"] == "Accepted"
+            assert (await cp.authorize("NOBODY")).id_tag_info["status"] == "Invalid"
+            assert (await cp.plug_in_and_charge(1, "ROAM1", duration=0.2)).accepted
+        await emsp.wait_for(lambda s: bool(s.sessions))
+        # The eMSP's token was kept: asked once, then whitelisted as the eMSP said.
+        asked = [r.path.split("/")[-2] for r in emsp.pushes("tokens", "POST")]
+        assert asked == ["ROAM1", "NOBODY"]
+        [session] = emsp.state.sessions.values()
+        assert session["cdr_token"]["contract_id"] == "DE-MSP-CROAM1"
