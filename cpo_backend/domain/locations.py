@@ -273,6 +273,8 @@ def _derive(statuses: dict[str, tuple[bool, dict[int, list[str]]]], spec: EvseSp
 class LocationService:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Insert, or replace what the operator said (created_at stays).
+        self._save = db.upsert(LocationRow, ["id"], ["publish", "details", "last_updated"])
         # Stations that have a live EVSE, read once and forgotten whenever this service
         # writes EVSEs: most status reports then need no read at all. With several nodes,
         # an EVSE edit on another node must reach this cache through the event fan-out.
@@ -290,25 +292,14 @@ class LocationService:
             )
             if clash := [uid for (uid,) in taken.all()]:
                 raise EvseConflict(f"EVSE uid already used by another location: {clash}")
-            exists = (
-                await tx.execute(select(LocationRow.id).where(LocationRow.id == location_id))
-            ).first()
-            if exists is None:
-                await tx.execute(
-                    insert(LocationRow).values(
-                        id=location_id,
-                        publish=spec.publish,
-                        details=details,
-                        created_at=now,
-                        last_updated=now,
-                    )
-                )
-            else:
-                await tx.execute(
-                    update(LocationRow)
-                    .where(LocationRow.id == location_id)
-                    .values(publish=spec.publish, details=details, last_updated=now)
-                )
+            location = {
+                "id": location_id,
+                "publish": spec.publish,
+                "details": details,
+                "created_at": now,
+                "last_updated": now,
+            }
+            await tx.execute(self._save, location)
             await self._put_evses(tx, location_id, spec.evses, now)
             tx.emit(LocationChanged("", now, location_id))
 

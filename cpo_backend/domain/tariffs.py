@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables_ocpi import TariffRow
@@ -43,6 +43,8 @@ def as_tariff(row: Any, country_code: str, party_id: str) -> Tariff:
 class TariffService:
     def __init__(self, db: Database, country_code: str, party_id: str) -> None:
         self._db = db
+        # Insert, or replace (and revive) a tariff; created_at stays.
+        self._save = db.upsert(TariffRow, ["id"], ["details", "deleted", "last_updated"])
         self._country_code = country_code
         self._party_id = party_id
 
@@ -65,23 +67,14 @@ class TariffService:
         details = {k: v for k, v in render_tariff(checked).items() if k not in OWNED_FIELDS}
 
         async def op(tx: WriteTx) -> None:
-            found = await tx.execute(select(TariffRow.id).where(TariffRow.id == tariff_id))
-            if found.first() is None:
-                await tx.execute(
-                    insert(TariffRow).values(
-                        id=tariff_id,
-                        details=details,
-                        deleted=False,
-                        created_at=now,
-                        last_updated=now,
-                    )
-                )
-            else:
-                await tx.execute(
-                    update(TariffRow)
-                    .where(TariffRow.id == tariff_id)
-                    .values(details=details, deleted=False, last_updated=now)
-                )
+            tariff = {
+                "id": tariff_id,
+                "details": details,
+                "deleted": False,
+                "created_at": now,
+                "last_updated": now,
+            }
+            await tx.execute(self._save, tariff)
             tx.emit(TariffChanged("", now, tariff_id, deleted=False))
 
         await self._db.write(op)

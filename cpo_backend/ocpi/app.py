@@ -50,16 +50,8 @@ MODULES: tuple[tuple[str, str], ...] = (
 )
 
 
-# 2.1.1 endpoints carry no role; the CPO side of each module is served.
-MODULES_211: tuple[tuple[str, str], ...] = (
-    ("credentials", "SENDER"),
-    ("locations", "SENDER"),
-    ("tariffs", "SENDER"),
-    ("tokens", "RECEIVER"),
-    ("commands", "RECEIVER"),
-    ("sessions", "SENDER"),
-    ("cdrs", "SENDER"),
-)
+# 2.1.1 has every module but hubclientinfo (its endpoints carry no role).
+MODULES_211 = tuple(module for module in MODULES if module[0] != "hubclientinfo")
 
 
 def create_ocpi_app(ctx: OcpiContext) -> FastAPI:

@@ -11,6 +11,7 @@ changed afterwards. The eMSP's ``Location`` header is stored when it acknowledge
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -32,6 +33,7 @@ from cpo_backend.ocpi.owned import owned_router
 from cpo_backend.ocpi.sessions import token_owner
 from cpo_backend.ocpi.shapes import shapes_of
 from cpo_backend.ocpi.transport.client import PartnerReply
+from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.pricing import PricingError
 
 log = structlog.get_logger(__name__)
@@ -151,22 +153,12 @@ class CdrSealer:
             await self._mark(session.id, "failed", str(error))
             return
         to = token_owner(session.cdr_token)
-        push = Push("cdrs", "POST", "", _cdrs_key(session.id), cdr, to)
 
         async def op(tx: WriteTx) -> None:
-            await tx.execute(
-                insert(CdrRow).values(
-                    id=cdr["id"],
-                    session_id=session.id,
-                    partner_id=session.partner_id,
-                    data=cdr,
-                    last_updated=utc_now(),
-                )
-            )
+            await _keep_and_send(tx, cdr, session.id, session.partner_id, to, utc_now())
             await tx.execute(
                 update(SessionRow).where(SessionRow.id == session.id).values(cdr_state="sealed")
             )
-            await tx.execute(insert(OutboxRow).values(**outbox_row(session.partner_id, push)))
 
         await ctx.db.write(op)
         self._outbox.wake()
@@ -199,22 +191,12 @@ class CdrSealer:
             "last_updated": format_utc(now),
         }
         to = token_owner(original["cdr_token"])
-        push = Push("cdrs", "POST", "", _cdrs_key(row.session_id), credit, to)
 
         async def op(tx: WriteTx) -> None:
             taken = await tx.execute(select(CdrRow.id).where(CdrRow.id == credit["id"]))
             if taken.first() is not None:
                 raise CdrNotCreditable(f"{cdr_id} is credited already")
-            await tx.execute(
-                insert(CdrRow).values(
-                    id=credit["id"],
-                    session_id=row.session_id,
-                    partner_id=row.partner_id,
-                    data=credit,
-                    last_updated=now,
-                )
-            )
-            await tx.execute(insert(OutboxRow).values(**outbox_row(row.partner_id, push)))
+            await _keep_and_send(tx, credit, row.session_id, row.partner_id, to, now)
             if reissue:
                 await tx.execute(
                     update(SessionRow)
@@ -235,6 +217,19 @@ class CdrSealer:
             await tx.execute(
                 update(CdrRow).where(CdrRow.id == row.body["id"]).values(location_url=location)
             )
+
+
+async def _keep_and_send(
+    tx: WriteTx, cdr: dict[str, Any], session_id: int, partner_id: int, to: Party, now: datetime
+) -> None:
+    """Keep a CDR exactly as it is sent, and queue its POST to the eMSP, in one write."""
+    await tx.execute(
+        insert(CdrRow).values(
+            id=cdr["id"], session_id=session_id, partner_id=partner_id, data=cdr, last_updated=now
+        )
+    )
+    push = Push("cdrs", "POST", "", _cdrs_key(session_id), cdr, to)
+    await tx.execute(insert(OutboxRow).values(**outbox_row(partner_id, push)))
 
 
 def _cdrs_key(session_id: int) -> str:

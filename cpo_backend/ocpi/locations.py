@@ -15,13 +15,12 @@ from fastapi import APIRouter, Depends, Request
 from cpo_backend.domain.locations import Evse, Location, LocationNotFound
 from cpo_backend.domain.time import format_utc
 from cpo_backend.ocpi.auth import Context, module_caller
+from cpo_backend.ocpi.catalogue import catalogue_list
 from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
 from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.ocpi.transport.pagination import (
-    Page,
     PageRequest,
-    list_response,
     page_request,
 )
 
@@ -90,13 +89,13 @@ def locations_router(shapes: LocationShapes, caller: Any) -> APIRouter:
     async def list_locations(
         request: Request, ctx: Context, page: Annotated[PageRequest, Depends(page_request)]
     ) -> OcpiResponse:
-        async def fetch(offset: int, limit: int) -> Page:
-            locations, total = await ctx.locations.page(
-                offset=offset, limit=limit, updated_from=page.date_from, updated_to=page.date_to
-            )
-            return Page([shapes.location(location, ctx.us) for location in locations], total)
-
-        return await list_response(request, ctx.public_url, page, ctx.settings.page_limit, fetch)
+        return await catalogue_list(
+            request,
+            ctx,
+            page,
+            ctx.locations.page,
+            lambda location: shapes.location(location, ctx.us),
+        )
 
     @router.get("/{location_id}")
     async def get_location(ctx: Context, location_id: str) -> OcpiResponse:

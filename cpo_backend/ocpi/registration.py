@@ -207,14 +207,8 @@ class OcpiRegistrar:
             # Token B must not stay usable for a registration that did not happen.
             await ctx.partners.unregister(partner_id)
             raise
-        return await ctx.partners.update(
-            partner_id,
-            status=PartnerStatus.REGISTERED,
-            outgoing_token=theirs.token,
-            version=version,
-            versions_url=theirs.url,
-            roles=theirs.roles_json(),
-            endpoints=endpoints,
+        return await self._keep_theirs(
+            partner_id, theirs, version, endpoints, status=PartnerStatus.REGISTERED
         )
 
     async def renew(self, partner_id: int) -> Partner:
@@ -234,13 +228,25 @@ class OcpiRegistrar:
             await ctx.partners.update(partner_id, incoming_token=access.incoming_token)
             raise
         version, endpoints = await fetch_endpoints(ctx, theirs.url, theirs.token, (version,))
-        return await ctx.partners.update(
+        return await self._keep_theirs(partner_id, theirs, version, endpoints)
+
+    async def _keep_theirs(
+        self,
+        partner_id: int,
+        theirs: Credentials | Credentials211,
+        version: str,
+        endpoints: list[dict[str, Any]],
+        **values: Any,
+    ) -> Partner:
+        """Store what the partner answered: its token for us, its roles and endpoints."""
+        return await self._ctx.partners.update(
             partner_id,
             outgoing_token=theirs.token,
             version=version,
             versions_url=theirs.url,
             roles=theirs.roles_json(),
             endpoints=endpoints,
+            **values,
         )
 
     async def unregister(self, partner_id: int) -> Partner:

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 
 from cpo_backend.ocpi.auth import Context, module_caller
+from cpo_backend.ocpi.catalogue import catalogue_list
 from cpo_backend.ocpi.transport.envelope import OcpiResponse
-from cpo_backend.ocpi.transport.pagination import Page, PageRequest, list_response, page_request
+from cpo_backend.ocpi.transport.pagination import PageRequest, page_request
 from cpo_backend.pricing import Tariff, render_tariff
 
 # A tariff as JSON, or None for one this version cannot express (left out of the list).
@@ -26,14 +27,7 @@ def tariffs_router(render: Render, caller: Any) -> APIRouter:
     async def list_tariffs(
         request: Request, ctx: Context, page: Annotated[PageRequest, Depends(page_request)]
     ) -> OcpiResponse:
-        async def fetch(offset: int, limit: int) -> Page:
-            tariffs, total = await ctx.tariffs.page(
-                offset=offset, limit=limit, updated_from=page.date_from, updated_to=page.date_to
-            )
-            rendered = [render(tariff) for tariff in tariffs]
-            return Page([item for item in rendered if item is not None], total)
-
-        return await list_response(request, ctx.public_url, page, ctx.settings.page_limit, fetch)
+        return await catalogue_list(request, ctx, page, ctx.tariffs.page, render)
 
     return router
 
