@@ -24,9 +24,15 @@ from cpo_backend.api.services import ApiServices
 from cpo_backend.config import Settings
 from cpo_backend.db.database import Database
 from cpo_backend.db.migrate import upgrade_async
+from cpo_backend.db.projection import HandlerProjector, ProjectorRunner
 from cpo_backend.domain.commands import CommandService
 from cpo_backend.domain.devicemodel import DeviceModelService
-from cpo_backend.domain.events import EventBus
+from cpo_backend.domain.events import (
+    ConnectorStatusChanged,
+    EventBus,
+    StationConnected,
+    StationDisconnected,
+)
 from cpo_backend.domain.locations import LocationService
 from cpo_backend.domain.messagelog import MessageLog
 from cpo_backend.domain.partner_tokens import PartnerTokenService
@@ -50,6 +56,8 @@ from cpo_backend.ocpp.v201.handlers import Ocpp201Services
 log = structlog.get_logger(__name__)
 
 LAST_SEEN_FLUSH_SECONDS = 15.0
+# How often the EVSE status projector looks at the log when no commit woke it.
+EVSE_STATUS_POLL_SECONDS = 1.0
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -125,8 +133,17 @@ class CpoBackend:
         self.tariffs = TariffService(self.db, settings.ocpi.country_code, settings.ocpi.party_id)
         self.partner_tokens = PartnerTokenService(self.db)
         self.tokens.partner_tokens = self.partner_tokens
-        # EVSE statuses follow the chargers' reports, in the same write transaction.
-        self.events.transactional_handlers.append(self.locations.on_event)
+        # EVSE statuses follow the chargers' reports, projected from the event log.
+        self.evse_statuses = ProjectorRunner(
+            self.db,
+            HandlerProjector(
+                "evse-statuses",
+                (ConnectorStatusChanged, StationConnected, StationDisconnected),
+                self.locations.on_event,
+            ),
+            EVSE_STATUS_POLL_SECONDS,
+        )
+        self.events.subscribe(self.evse_statuses.notify)
         self.roaming = OcpiInterface(
             settings.ocpi,
             self.db,
@@ -162,6 +179,7 @@ class CpoBackend:
         await self.db.start()
         await self.stations.mark_all_offline()
         await self.locations.resync_statuses()
+        await self.evse_statuses.start()
         self._background.append(
             asyncio.create_task(self.stations.run_last_seen_flusher(LAST_SEEN_FLUSH_SECONDS))
         )
@@ -213,6 +231,7 @@ class CpoBackend:
             await self._http_task
             self._http = None
         await self.roaming.stop()
+        await self.evse_statuses.stop()
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

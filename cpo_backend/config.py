@@ -91,6 +91,11 @@ class OcpiSettings(BaseModel):
     authorize_unknown_tokens: bool = False
     # Sessions: kwh updates are pushed at most this often (seconds) while charging.
     session_update_interval: float = Field(default=60.0, ge=0)
+    # Seconds a CDR waits after we closed a transaction on an estimate (the station
+    # rebooted, a new transaction superseded it, the operator force closed it) before it
+    # is sealed: a charger's late real stop usually arrives within minutes, and then goes
+    # into the first CDR. Later corrections are a Credit CDR and a new CDR.
+    cdr_estimate_grace: float = Field(default=300.0, ge=0)
     # Currency of sessions and CDRs whose connector has no tariff.
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     # Outbox delivery: first retry after base seconds, doubling up to max.

@@ -282,3 +282,46 @@ class DeviceModelReportRow(Base):
     # The GetBaseReport base it answers, once its answer came (None for GetReport): a
     # complete FullInventory removes the variables it no longer lists.
     report_base: Mapped[str | None] = mapped_column(String(32))
+
+
+class DomainEventRow(Base):
+    """The durable event log: every domain fact, appended in the commit of the fact.
+
+    ``id`` orders the log. One writer per database commits the batches one after the
+    other, so ids become visible in increasing order and a reader that has seen id N
+    never later finds a smaller one. ``payload`` is the event's fields as JSON text,
+    read back through ``domain.events.decode`` by ``type`` and ``version``.
+    """
+
+    __tablename__ = "domain_events"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    station_id: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    payload: Mapped[str] = mapped_column(Text)
+
+
+class ProjectorCheckpointRow(Base):
+    """How far one projector has consumed the event log (the last event id it applied)."""
+
+    __tablename__ = "projector_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigIntId)
+    updated_at: Mapped[datetime]
+
+
+class ProjectorFailureRow(Base):
+    """An event a projector could not apply after its retries: skipped, kept for the
+    operator (and for ``cpo-backend ocpi replay``) with the error."""
+
+    __tablename__ = "projector_failures"
+    __table_args__ = (UniqueConstraint("projector", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    projector: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[int] = mapped_column(BigIntId)
+    error: Mapped[str] = mapped_column(Text)
+    failed_at: Mapped[datetime]

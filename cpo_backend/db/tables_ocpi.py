@@ -154,6 +154,10 @@ class SessionRow(Base):
     start_date_time: Mapped[datetime]
     end_date_time: Mapped[datetime | None]
     cdr_state: Mapped[str] = mapped_column(String(16))
+    # When a pending CDR may be sealed: at once after the charger's own stop, after
+    # ``cdr_estimate_grace`` when we closed the transaction on an estimate (a late real
+    # stop then still makes it into the first CDR).
+    cdr_due_at: Mapped[datetime | None]
     last_updated: Mapped[datetime]
     # The eMSP's reference for its authorization (START_SESSION, real-time authorize).
     authorization_reference: Mapped[str | None] = mapped_column(String(36))

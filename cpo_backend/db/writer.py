@@ -30,11 +30,22 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cpo_backend.db.bulk import BulkInsert
-from cpo_backend.domain.events import DomainEvent, EventBus
+from cpo_backend.db.tables import DomainEventRow
+from cpo_backend.domain.events import DomainEvent, EventBus, encode
 
 T = TypeVar("T")
 
 log = structlog.get_logger(__name__)
+
+_append_event = BulkInsert(
+    DomainEventRow.__table__,  # type: ignore[arg-type]
+    ["type", "version", "station_id", "occurred_at", "payload"],
+)
+
+
+def _log_row(event: DomainEvent) -> tuple[Any, ...]:
+    kind, version, payload = encode(event)
+    return (kind, version, event.station_id, event.at, payload)
 
 
 class WriteTx:
@@ -66,7 +77,8 @@ class WriteTx:
             self._bulk.setdefault(bulk, []).extend(rows)
 
     def emit(self, event: DomainEvent) -> None:
-        """Publish ``event`` once this transaction has committed."""
+        """Append ``event`` to the event log in this transaction; listeners hear of it
+        once the transaction has committed."""
         self.events.append(event)
 
     async def flush(self) -> None:
@@ -183,10 +195,8 @@ class GroupCommitWriter:
         async with self._engine.begin() as conn:
             tx = WriteTx(conn)
             results = [await job.op(tx) for job in jobs]
-            # Reactions that must commit with their cause (an outbox row for a change).
-            for event in tx.events:
-                for handler in self._events.transactional_handlers:
-                    await handler(tx, event)
+            # The facts' events join the durable log in the same commit as the facts.
+            tx.insert_later(_append_event, [_log_row(event) for event in tx.events])
             await tx.flush()
         return results, tx.events
 

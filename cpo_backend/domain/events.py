@@ -1,19 +1,31 @@
-"""Domain events: what happened, published after it is committed.
+"""Domain events: what happened, appended to the durable log in the commit of the fact.
 
 Adapters react to events instead of being called by the domain (OCPI pushes a location
-update when a connector's status changes, the dashboard refreshes ...). Two kinds of
-subscribers exist: *transactional* handlers run inside the write transaction that caused
-the event, so what they write (an outbox row) commits with it or not at all; plain
-listeners run after the commit and must not block.
+update when a connector's status changes, a Session follows its transaction ...). Every
+event is written to the event log (``domain_events``) in the very transaction of the
+fact it reports, so the log never misses a fact and never holds one that did not
+happen. Reactions that matter (OCPI sessions, CDRs, location pushes) are *projectors*
+(:mod:`cpo_backend.db.projection`) that consume the log after the commit, at their own
+pace, each with a persisted checkpoint: a bug there never refuses or delays a charger.
+After each commit the events are also published in-process to *listeners*, which only
+wake workers up and must not block.
+
+Payloads are protocol-neutral and versioned: :func:`encode` and :func:`decode` turn an
+event into its log row and back, by class name and ``VERSION``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+import dataclasses
+import sys
+import typing
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, ClassVar
 
+import orjson
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -21,6 +33,9 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class DomainEvent:
+    # Bumped when a field changes meaning; decode() refuses versions it does not know.
+    VERSION: ClassVar[int] = 1
+
     station_id: str
     at: datetime
 
@@ -57,15 +72,34 @@ class TransactionStarted(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionAuthorized(DomainEvent):
+    """The driver's token became known after the start (OCPP 2.0.1 cable first)."""
+
+    transaction_id: int
+    id_token: str
+
+
+@dataclass(frozen=True, slots=True)
 class TransactionMetered(DomainEvent):
     transaction_id: int
-    meter_wh: Any
+    meter_wh: Decimal
 
 
 @dataclass(frozen=True, slots=True)
 class TransactionEnded(DomainEvent):
+    """The transaction ended: by the charger (``closed_by`` None) or closed by us on an
+    estimate (reconciled, superseded, force closed)."""
+
     transaction_id: int
     closed_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionCorrected(DomainEvent):
+    """Better data arrived for an ended transaction: the charger's real stop after we had
+    closed it on an estimate. Its energy and end are now the charger's."""
+
+    transaction_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +126,78 @@ class TariffChanged(DomainEvent):
     deleted: bool
 
 
-TransactionalHandler = Callable[[Any, DomainEvent], Awaitable[None]]
 Listener = Callable[[DomainEvent], None]
 
 
+class UnknownEvent(Exception):
+    """A log row of a type or version this code does not know (written by a newer one)."""
+
+
+def _event_types() -> dict[str, type[DomainEvent]]:
+    found: dict[str, type[DomainEvent]] = {}
+    pending: list[type[DomainEvent]] = [DomainEvent]
+    while pending:
+        kind = pending.pop()
+        # A slots dataclass is a new class: the module's name for it is the real one, the
+        # class it was made from still shows among the subclasses.
+        found[kind.__name__] = getattr(sys.modules[kind.__module__], kind.__name__)
+        pending.extend(kind.__subclasses__())
+    return found
+
+
+_FIELDS: dict[type[DomainEvent], tuple[tuple[str, Any], ...]] = {}
+
+
+def _fields(kind: type[DomainEvent]) -> tuple[tuple[str, Any], ...]:
+    """The (name, type hint) of each field of ``kind``, resolved once per class."""
+    found = _FIELDS.get(kind)
+    if found is None:
+        hints = typing.get_type_hints(kind)
+        found = _FIELDS[kind] = tuple(
+            (field.name, hints[field.name]) for field in dataclasses.fields(kind)
+        )
+    return found
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _from_json(value: Any, hint: Any) -> Any:
+    if value is None:
+        return None
+    kinds = typing.get_args(hint) or (hint,)
+    if datetime in kinds:
+        return datetime.fromisoformat(value)
+    if Decimal in kinds:
+        return Decimal(value)
+    return value
+
+
+def encode(event: DomainEvent) -> tuple[str, int, str]:
+    """``(type, version, payload)`` of the event's log row; payload is JSON text."""
+    payload = {name: _as_json(getattr(event, name)) for name, _ in _fields(type(event))}
+    return type(event).__name__, event.VERSION, orjson.dumps(payload).decode()
+
+
+def decode(kind_name: str, version: int, payload: str) -> DomainEvent:
+    """The event of a log row; raises :class:`UnknownEvent` for a type or version unknown."""
+    kind = _event_types().get(kind_name)
+    if kind is None or version != kind.VERSION:
+        raise UnknownEvent(f"{kind_name} v{version}")
+    values = orjson.loads(payload)
+    return kind(**{name: _from_json(values.get(name), hint) for name, hint in _fields(kind)})
+
+
 class EventBus:
-    """In-process publication; a Redis fan-out can subscribe here when several nodes run."""
+    """In-process wake-ups after a commit; a Redis fan-out can subscribe here when several
+    nodes run. Nothing that must happen depends on it: the log is the record."""
 
     def __init__(self) -> None:
-        self.transactional_handlers: list[TransactionalHandler] = []
         self._listeners: list[Listener] = []
 
     def subscribe(self, listener: Listener) -> None:

@@ -381,11 +381,11 @@ class LocationService:
         return [(row.location_id, row.uid, row.ocpp_evse_id) for row in rows]
 
     async def on_event(self, tx: WriteTx, event: DomainEvent) -> None:
-        """Transactional handler: re-derive the EVSE statuses of a station that changed.
+        """Projector handler: re-derive the EVSE statuses of a station that changed.
 
-        Runs in the transaction of the OCPP change, so the new status, its
-        ``last_updated`` and the :class:`EvseStatusChanged` it emits (and whatever
-        reacts to that, like an outbox row) commit together with the charger's report.
+        Runs after the OCPP change committed, from the event log: the new status, its
+        ``last_updated`` and the :class:`EvseStatusChanged` it appends to the log commit
+        with the projector's checkpoint, never inside the charger's transaction.
         """
         if isinstance(
             event, ConnectorStatusChanged | StationConnected | StationDisconnected

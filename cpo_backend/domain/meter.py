@@ -7,6 +7,7 @@ normalised ``value``/``unit``; the raw value and unit stay beside it as evidence
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -118,14 +119,35 @@ def normalise(
     )
 
 
-def energy_register_wh(samples: list[SampledValue]) -> Decimal | None:
-    """The total (not per phase) imported energy register among ``samples``, if any."""
-    for sample in samples:
-        if (
-            sample.measurand == DEFAULT_MEASURAND
-            and sample.phase is None
-            and sample.value is not None
-            and sample.unit == "Wh"
-        ):
-            return sample.value
-    return None
+def energy_register(
+    samples: Sequence[SampledValue], *, prefer: str | None = None, earliest: bool = False
+) -> SampledValue | None:
+    """The total (not per phase) imported energy register sample among ``samples``.
+
+    One message may carry several (a 2.0.1 Ended with its ``Transaction.Begin`` and
+    ``Transaction.End`` samples): the one of context ``prefer`` wins, else the latest by
+    the charger's timestamps (``earliest``: the first), so that a stop reading is never
+    taken from the begin sample.
+    """
+    registers = [
+        sample
+        for sample in samples
+        if sample.measurand == DEFAULT_MEASURAND
+        and sample.phase is None
+        and sample.value is not None
+        and sample.unit == "Wh"
+    ]
+    preferred = [sample for sample in registers if sample.context == prefer]
+    candidates = preferred or registers
+    if not candidates:
+        return None
+    pick = min if earliest else max
+    return pick(candidates, key=lambda sample: sample.sampled_at)
+
+
+def energy_register_wh(
+    samples: Sequence[SampledValue], *, prefer: str | None = None, earliest: bool = False
+) -> Decimal | None:
+    """The value of :func:`energy_register`, in Wh."""
+    found = energy_register(samples, prefer=prefer, earliest=earliest)
+    return found.value if found is not None else None

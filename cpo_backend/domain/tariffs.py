@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables_ocpi import TariffRow
@@ -22,6 +22,8 @@ from cpo_backend.pricing import Tariff, parse_tariff, render_tariff
 
 # The fields of a Tariff that are ours to set, not the operator's.
 OWNED_FIELDS = ("country_code", "party_id", "id", "last_updated")
+# The order of every list of tariffs: creation, then id.
+_ORDER = (TariffRow.created_at, TariffRow.id)
 
 
 class TariffNotFound(Exception):
@@ -105,6 +107,12 @@ class TariffService:
             raise TariffNotFound(tariff_id)
         return self._tariff(row)
 
+    def _live(self, updated_from: datetime | None, updated_to: datetime | None) -> Select[Any]:
+        return select(TariffRow).where(
+            TariffRow.deleted.is_(False),
+            *updated_window(TariffRow.last_updated, updated_from, updated_to),
+        )
+
     async def page(
         self,
         *,
@@ -114,12 +122,17 @@ class TariffService:
         updated_to: datetime | None = None,
     ) -> tuple[list[Tariff], int]:
         """Live tariffs, one page in creation order, and how many match in all."""
-        query = select(TariffRow).where(
-            TariffRow.deleted.is_(False),
-            *updated_window(TariffRow.last_updated, updated_from, updated_to),
-        )
         async with self._db.read() as conn:
             rows, total = await fetch_page(
-                conn, query, (TariffRow.created_at, TariffRow.id), offset, limit
+                conn, self._live(updated_from, updated_to), _ORDER, offset, limit
             )
         return [self._tariff(row) for row in rows], total
+
+    async def listed(
+        self, *, updated_from: datetime | None = None, updated_to: datetime | None = None
+    ) -> list[Tariff]:
+        """Every live tariff in creation order: what a version that can express only some
+        of them filters before it pages (whether 2.1.1 can express a tariff is a question
+        for the pricing engine, not SQL, and a page cut first would come back short)."""
+        query = self._live(updated_from, updated_to).order_by(*_ORDER)
+        return [self._tariff(row) for row in await self._db.fetch_all(query)]

@@ -29,11 +29,13 @@ from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.events import (
     DomainEvent,
     EventBus,
+    TransactionAuthorized,
+    TransactionCorrected,
     TransactionEnded,
     TransactionMetered,
     TransactionStarted,
 )
-from cpo_backend.domain.meter import SampledValue, energy_register_wh
+from cpo_backend.domain.meter import SampledValue, energy_register
 from cpo_backend.domain.model import (
     ClosedBy,
     IdTokenInfo,
@@ -313,16 +315,21 @@ class TransactionService:
             _meter_row(station_id, evse_id, connector_id, transaction_id, sample, now, after_stop)
             for sample in samples
         ]
-        register = energy_register_wh(list(samples))
+        register = energy_register(samples)
 
         async def op(tx: WriteTx) -> None:
             tx.insert_later(_insert_meter_value, rows)
-            if transaction_id is not None and not after_stop and register is not None:
-                sampled_at = samples[0].sampled_at
+            if (
+                transaction_id is not None
+                and not after_stop
+                and register is not None
+                and register.value is not None
+            ):
                 tx.defer(
-                    _advance_meter, {"b_id": transaction_id, "b_wh": register, "b_at": sampled_at}
+                    _advance_meter,
+                    {"b_id": transaction_id, "b_wh": register.value, "b_at": register.sampled_at},
                 )
-                tx.emit(TransactionMetered(station_id, now, transaction_id, register))
+                tx.emit(TransactionMetered(station_id, now, transaction_id, register.value))
 
         await self._db.write(op)
 
@@ -382,7 +389,11 @@ class TransactionService:
                         close_note=note,
                     )
                 )
-                tx.emit(TransactionEnded(request.station_id, now, found.id, found.closed_by))
+                if found.closed_by is None:
+                    tx.emit(TransactionEnded(request.station_id, now, found.id, None))
+                else:
+                    # We had closed it on an estimate: the charger's values replace ours.
+                    tx.emit(TransactionCorrected(request.station_id, now, found.id))
             tx.insert_later(
                 _insert_meter_value,
                 [
@@ -479,6 +490,10 @@ class TransactionService:
                 await tx.execute(
                     update(TransactionRow).where(TransactionRow.id == row.id).values(**values)
                 )
+            learnt = values.get("id_token")
+            if learnt is not None and row.status != TransactionStatus.ORPHAN:
+                # Cable first: the driver is known only now.
+                tx.emit(TransactionAuthorized(station_id, utc_now(), row.id, learnt))
 
         await self._db.write(op)
 

@@ -205,7 +205,9 @@ class TransactionEventService:
             evse_id=event.evse_id if event.evse_id is not None else 0,
             connector_id=event.connector_id if event.connector_id is not None else 1,
             id_token=event.id_token,
-            meter_start_wh=energy_register_wh(list(event.samples)),
+            meter_start_wh=energy_register_wh(
+                event.samples, prefer="Transaction.Begin", earliest=True
+            ),
             started_at=event.timestamp,
             reservation_id=event.reservation_id,
             charger_transaction_id=event.charger_transaction_id,
@@ -238,7 +240,7 @@ class TransactionEventService:
     async def _end(
         self, event: TransactionEventReport, known: Transaction | None, info: IdTokenInfo | None
     ) -> int | None:
-        meter_stop = energy_register_wh(list(event.samples))
+        meter_stop = energy_register_wh(event.samples, prefer="Transaction.End")
         if meter_stop is None and known is not None:
             meter_stop = known.last_meter_wh
         await self._transactions.stop(

@@ -11,7 +11,8 @@ from fastapi import FastAPI
 
 from cpo_backend.config import OcpiSettings
 from cpo_backend.db.database import Database
-from cpo_backend.domain.events import EventBus
+from cpo_backend.db.projection import HandlerProjector, ProjectorRunner
+from cpo_backend.domain.events import EventBus, EvseStatusChanged, LocationChanged, TariffChanged
 from cpo_backend.ocpi import (
     cdrs,
     commands,
@@ -108,20 +109,38 @@ class OcpiInterface:
         services.partner_tokens.realtime = OcpiRealtimeAuthorizer(self.context)
         self.outbox = OutboxWorker(db, self.context)
         self.context.partner_heard = self.outbox.partner_heard
-        recorder = sessions.SessionRecorder(self.context)
-        self.commands = CommandRunner(db, services.commands, self.outbox)
-        self.commands.after_result["START_SESSION"] = recorder.announce
-        events.transactional_handlers.append(OutboxRecorder(self.context).on_event)
-        events.transactional_handlers.append(recorder.on_event)
-        events.subscribe(self.outbox.notify)
         self.cdrs = cdrs.CdrSealer(self.context, self.outbox)
-        events.subscribe(self.cdrs.notify)
+        session_projector = sessions.SessionProjector(self.context, self.cdrs)
+        self.commands = CommandRunner(db, services.commands, self.outbox)
+        self.commands.after_result["START_SESSION"] = session_projector.announce
+        poll = settings.outbox_poll_interval
+        # The projectors of the event log: what they write wakes whoever delivers it.
+        self.projectors = [
+            ProjectorRunner(db, session_projector, poll, self._projected),
+            ProjectorRunner(
+                db,
+                HandlerProjector(
+                    "catalogue-pushes",
+                    (LocationChanged, EvseStatusChanged, TariffChanged),
+                    OutboxRecorder(self.context).on_event,
+                ),
+                poll,
+                self.outbox.wake,
+            ),
+        ]
+        for runner in self.projectors:
+            events.subscribe(runner.notify)
+        events.subscribe(self.outbox.notify)
         self.session_updates = sessions.SessionUpdater(self.context, self.outbox)
         events.subscribe(self.session_updates.notify)
         app = create_ocpi_app(self.context)
         app.state.command_runner = self.commands
         # Outside the app's own error middleware, so that even a 500 carries the ids.
         self.asgi = MessageIdMiddleware(app)
+
+    def _projected(self) -> None:
+        self.cdrs.wake()
+        self.outbox.wake()
 
     def listening_on(self, host: str, port: int) -> None:
         """Our public URL when none is configured: the address the listener is bound to."""
@@ -134,9 +153,13 @@ class OcpiInterface:
         await self.outbox.start()
         await self.cdrs.start()
         await self.session_updates.start()
+        for runner in self.projectors:
+            await runner.start()
 
     async def stop(self) -> None:
         await self.commands.stop()
+        for runner in self.projectors:
+            await runner.stop()
         await self.session_updates.stop()
         await self.cdrs.stop()
         await self.outbox.stop()

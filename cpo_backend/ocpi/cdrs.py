@@ -12,25 +12,25 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 
 from cpo_backend.db.tables_ocpi import CdrRow, OutboxRow, SessionRow
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.background import WakeableLoop
 from cpo_backend.domain.cdrs import CdrNotCreditable, CdrNotFound
-from cpo_backend.domain.events import DomainEvent, TransactionEnded
 from cpo_backend.domain.locations import Location
 from cpo_backend.domain.model import TransactionDetails
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.auth import module_caller, module_caller_211
-from cpo_backend.ocpi.background import WakeableLoop
 from cpo_backend.ocpi.charging import charged, meter_samples
 from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.outbox import OutboxWorker, Push, outbox_row
 from cpo_backend.ocpi.owned import owned_router
-from cpo_backend.ocpi.sessions import token_owner
+from cpo_backend.ocpi.sessions import session_object_key, token_owner
 from cpo_backend.ocpi.shapes import shapes_of
 from cpo_backend.ocpi.transport.client import PartnerReply
 from cpo_backend.ocpi.transport.headers import Party
@@ -110,9 +110,9 @@ class CdrSealer:
         self._loop = WakeableLoop("ocpi-cdrs", self.seal_pending, ctx.settings.outbox_poll_interval)
         outbox.after_delivery["cdrs"] = self._keep_location
 
-    def notify(self, event: DomainEvent) -> None:
-        if isinstance(event, TransactionEnded):
-            self._loop.wake()
+    def wake(self) -> None:
+        """Look for owed CDRs now (the session projector just made some owed)."""
+        self._loop.wake()
 
     async def start(self) -> None:
         await self._loop.start()
@@ -124,7 +124,12 @@ class CdrSealer:
         """One round: every owed CDR, several at once (each waits for its own commit, and
         the writer batches the commits of many). Never asks for another round at once."""
         sessions = await self._ctx.db.fetch_all(
-            select(SessionRow).where(SessionRow.cdr_state == "pending").order_by(SessionRow.id)
+            select(SessionRow)
+            .where(
+                SessionRow.cdr_state == "pending",
+                or_(SessionRow.cdr_due_at.is_(None), SessionRow.cdr_due_at <= utc_now()),
+            )
+            .order_by(SessionRow.id)
         )
         limit = asyncio.Semaphore(_PARALLEL)
 
@@ -155,7 +160,9 @@ class CdrSealer:
         to = token_owner(session.cdr_token)
 
         async def op(tx: WriteTx) -> None:
-            await _keep_and_send(tx, cdr, session.id, session.partner_id, to, utc_now())
+            await _keep_and_send(
+                tx, cdr, (session.id, session.ocpi_id), session.partner_id, to, utc_now()
+            )
             await tx.execute(
                 update(SessionRow).where(SessionRow.id == session.id).values(cdr_state="sealed")
             )
@@ -171,6 +178,22 @@ class CdrSealer:
 
         await self._ctx.db.write(op)
 
+    async def final_cost(self, session: Any, kwh: Decimal, ended: datetime) -> Any:
+        """The ``total_cost`` the session's CDR will carry, for its COMPLETED PATCH."""
+        if session.tariff is None:
+            return None
+        ctx = self._ctx
+        try:
+            details = await ctx.transactions.details(session.transaction_id)
+            location = await ctx.locations.get(session.location_id)
+            zone = location.details.get("time_zone", "UTC")
+            samples = meter_samples(details)
+            bill = charged(samples, session.start_date_time, ended, session.tariff, zone, kwh)
+        except (PricingError, LookupError, ValueError):
+            log.exception("final cost cannot be priced", session=session.id)
+            return None
+        return bill.totals["total_cost"]
+
     async def credit(self, cdr_id: str, *, reissue: bool) -> dict[str, Any]:
         """A Credit CDR for a sent one: the same data, ``credit`` set, the id with ``-C``
         appended, ``total_cost`` negated (OCPI 2.2.1); with ``reissue`` the session is
@@ -179,29 +202,18 @@ class CdrSealer:
         row = await ctx.db.fetch_one(select(CdrRow).where(CdrRow.id == cdr_id))
         if row is None:
             raise CdrNotFound(cdr_id)
-        original: dict[str, Any] = row.data
-        if original.get("credit") or "cdr_token" not in original:
-            raise CdrNotCreditable("only 2.2.1 CDRs that are not credits themselves")
-        now = utc_now()
-        credit = original | {
-            "id": f"{cdr_id}{CREDIT_SUFFIX}",
-            "credit": True,
-            "credit_reference_id": cdr_id,
-            "total_cost": {k: -v if v else 0 for k, v in original["total_cost"].items()},
-            "last_updated": format_utc(now),
-        }
-        to = token_owner(original["cdr_token"])
+        credit = _credit_of(row)
 
         async def op(tx: WriteTx) -> None:
             taken = await tx.execute(select(CdrRow.id).where(CdrRow.id == credit["id"]))
             if taken.first() is not None:
                 raise CdrNotCreditable(f"{cdr_id} is credited already")
-            await _keep_and_send(tx, credit, row.session_id, row.partner_id, to, now)
+            await _send_credit(tx, row, credit)
             if reissue:
                 await tx.execute(
                     update(SessionRow)
                     .where(SessionRow.id == row.session_id)
-                    .values(cdr_state="pending")
+                    .values(cdr_state="pending", cdr_due_at=utc_now())
                 )
 
         await ctx.db.write(op)
@@ -209,6 +221,31 @@ class CdrSealer:
         if reissue:
             self._loop.wake()
         return credit
+
+    async def credit_session(self, tx: WriteTx, session_id: int) -> bool:
+        """Credit the session's newest CDR not credited yet, in ``tx``; False when there
+        is none or it cannot be credited (a 2.1.1 CDR: that version has no credits)."""
+        rows = (
+            await tx.execute(
+                select(CdrRow).where(CdrRow.session_id == session_id).order_by(CdrRow.id)
+            )
+        ).all()
+        ids = {row.id for row in rows}
+        open_cdrs = [
+            row
+            for row in rows
+            if not row.id.endswith(CREDIT_SUFFIX) and f"{row.id}{CREDIT_SUFFIX}" not in ids
+        ]
+        if not open_cdrs:
+            return False
+        newest = max(open_cdrs, key=lambda row: (row.last_updated, row.id))
+        try:
+            credit = _credit_of(newest)
+        except CdrNotCreditable:
+            log.warning("a corrected session's CDR cannot be credited", cdr=newest.id)
+            return False
+        await _send_credit(tx, newest, credit)
+        return True
 
     @staticmethod
     async def _keep_location(tx: WriteTx, row: Any, reply: PartnerReply) -> None:
@@ -219,22 +256,45 @@ class CdrSealer:
             )
 
 
+def _credit_of(row: Any) -> dict[str, Any]:
+    """The Credit CDR of a stored CDR (raises ``CdrNotCreditable`` for a credit or a
+    2.1.1 CDR)."""
+    original: dict[str, Any] = row.data
+    if original.get("credit") or "cdr_token" not in original:
+        raise CdrNotCreditable("only 2.2.1 CDRs that are not credits themselves")
+    return original | {
+        "id": f"{row.id}{CREDIT_SUFFIX}",
+        "credit": True,
+        "credit_reference_id": row.id,
+        "total_cost": {k: -v if v else 0 for k, v in original["total_cost"].items()},
+        "last_updated": format_utc(utc_now()),
+    }
+
+
+async def _send_credit(tx: WriteTx, row: Any, credit: dict[str, Any]) -> None:
+    to = token_owner(credit["cdr_token"])
+    session = (row.session_id, credit["session_id"])
+    await _keep_and_send(tx, credit, session, row.partner_id, to, utc_now())
+
+
 async def _keep_and_send(
-    tx: WriteTx, cdr: dict[str, Any], session_id: int, partner_id: int, to: Party, now: datetime
+    tx: WriteTx,
+    cdr: dict[str, Any],
+    session: tuple[int, str],
+    partner_id: int,
+    to: Party,
+    now: datetime,
 ) -> None:
-    """Keep a CDR exactly as it is sent, and queue its POST to the eMSP, in one write."""
+    """Keep a CDR exactly as it is sent, and queue its POST to the eMSP, in one write;
+    ``session`` is the session's (internal id, OCPI id)."""
+    session_id, ocpi_session_id = session
     await tx.execute(
         insert(CdrRow).values(
             id=cdr["id"], session_id=session_id, partner_id=partner_id, data=cdr, last_updated=now
         )
     )
-    push = Push("cdrs", "POST", "", _cdrs_key(session_id), cdr, to)
+    push = Push("cdrs", "POST", "", session_object_key(ocpi_session_id), cdr, to)
     await tx.execute(insert(OutboxRow).values(**outbox_row(partner_id, push)))
-
-
-def _cdrs_key(session_id: int) -> str:
-    """One outbox object for all CDRs of a session: a credit and its reissue arrive in order."""
-    return f"cdrs:{session_id}"
 
 
 async def _sealed(rows: list[Any], _ctx: OcpiContext) -> list[Any]:

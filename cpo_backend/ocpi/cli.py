@@ -1,4 +1,4 @@
-"""``cpo-backend ocpi ...``: start a registration from the command line.
+"""``cpo-backend ocpi ...``: registrations and projector replays from the command line.
 
 Both commands work on the database of the configured back-end; ``register`` needs that
 back-end to be running, because the partner calls our versions endpoint back during the
@@ -16,6 +16,7 @@ import typer
 from cpo_backend.cli_options import ConfigOption, settings_from
 from cpo_backend.config import Settings
 from cpo_backend.db.migrate import upgrade_async
+from cpo_backend.db.projection import set_checkpoint
 from cpo_backend.domain.partners import (
     RegistrationFailed,
     new_credentials_token,
@@ -77,3 +78,28 @@ def register(
     except RegistrationFailed as error:
         typer.echo(f"registration failed (OCPI status {error.code}): {error}", err=True)
         raise typer.Exit(1) from None
+
+
+@ocpi_app.command("replay")
+def replay(
+    projector: Annotated[
+        str, typer.Option(help="The projector to rebuild: sessions or catalogue-pushes.")
+    ] = "sessions",
+    after: Annotated[int, typer.Option(help="Replay the events after this event id.")] = 0,
+    config: ConfigOption = None,
+) -> None:
+    """Rebuild an OCPI projector from the event log (run it with the back-end stopped).
+
+    The sessions projector then creates the Sessions (and CDRs) a partner registered
+    since would have had, and leaves alone what exists already.
+    """
+
+    async def work(interface: OcpiInterface) -> str:
+        runner = next((r for r in interface.projectors if r.name == projector), None)
+        if runner is None:
+            names = ", ".join(r.name for r in interface.projectors)
+            raise typer.BadParameter(f"no projector {projector!r} (there are: {names})")
+        await set_checkpoint(interface.context.db, projector, after)
+        return f"projector {projector} will replay the events after {after} at the next start"
+
+    typer.echo(asyncio.run(_with_interface(settings_from(config), work)))

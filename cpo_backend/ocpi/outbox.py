@@ -1,8 +1,9 @@
 """The persisted outbox: every push to a partner, written with its cause, delivered later.
 
-:class:`OutboxRecorder` is a transactional event handler: the rows it writes commit in
-the very transaction of the change (an EVSE status, a location edit) or not at all, so
-no push is lost to a crash between the two. :class:`OutboxWorker` delivers them: the
+:class:`OutboxRecorder` is the handler of the catalogue projector: it turns location,
+EVSE status and tariff events of the durable event log into outbox rows, committed with
+the projector's checkpoint, so no push is lost to a crash and none is written twice.
+:class:`OutboxWorker` delivers them: the
 oldest pending row of each object first (a PATCH never overtakes the PUT it amends),
 objects in parallel, a failure retried with exponential backoff until the partner
 answers with OCPI status 1000. Rows stay in the database, so a restart resumes them.
@@ -22,6 +23,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables_ocpi import ClientInfoRow, OutboxRow, TariffRow
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.background import WakeableLoop
 from cpo_backend.domain.events import (
     DomainEvent,
     EvseStatusChanged,
@@ -35,7 +37,6 @@ from cpo_backend.domain.locations import load_locations
 from cpo_backend.domain.partners import Partner, PartnerStatus, registered_partners
 from cpo_backend.domain.tariffs import as_tariff
 from cpo_backend.domain.time import format_utc, utc_now
-from cpo_backend.ocpi.background import WakeableLoop
 from cpo_backend.ocpi.context import VERSION, OcpiContext, partner_party
 from cpo_backend.ocpi.shapes import Shapes, shapes_of, speaks
 from cpo_backend.ocpi.transport.client import PartnerCallFailed, PartnerReply
@@ -100,6 +101,15 @@ _RETRIED = (
 def is_absolute(path: str) -> bool:
     """Rows for a URL the partner gave us (a command's response_url) hold the whole URL."""
     return path.startswith(("http://", "https://"))
+
+
+def join_url(base: str, path: str) -> str:
+    """The partner's endpoint URL exactly as advertised, then ``path``: a partner whose
+    URL ends in "/" may redirect (307) any other spelling, so the advertised prefix is
+    kept byte for byte and only a doubled slash at the seam is avoided."""
+    if base.endswith("/") and path.startswith("/"):
+        return base + path[1:]
+    return base + path
 
 
 def outbox_row(partner_id: int, push: Push) -> dict[str, Any]:
@@ -324,7 +334,7 @@ class OutboxWorker:
         try:
             reply = await self._ctx.client.request(
                 row.method,
-                base.rstrip("/") + row.path if base else row.path,
+                join_url(base, row.path) if base else row.path,
                 access.outgoing_token,
                 json=row.body,
                 to=to or partner_party(partner),

@@ -1,8 +1,13 @@
-"""Sessions: recorded from the transaction events, pushed to the token's eMSP, pulled.
+"""Sessions: projected from the event log, pushed to the token's eMSP, pulled.
 
-:class:`SessionRecorder` is a transactional event handler: a transaction started with
-a partner's token at an EVSE of ours becomes an OCPI Session (PUT) and its end completes
-it (PATCH) and marks the CDR as owed; each push commits with the OCPP message behind it.
+:class:`SessionProjector` consumes the event log: a transaction with a partner's token
+at an EVSE of ours becomes an OCPI Session (PUT), whether the token came with the start
+or later (cable first: ``TransactionAuthorized``); its end completes it (PATCH with the
+final energy and cost) and makes the CDR owed: at once after the charger's own stop,
+after ``cdr_estimate_grace`` when we closed it on an estimate. A correction (the real
+stop after an estimate) PATCHes the corrected values and, when the CDR was sealed
+already, credits it and has a new one issued. It runs after the charger's commit, so
+nothing here can refuse or delay a charger.
 
 :class:`SessionUpdater` keeps the eMSP informed while the session runs: at most every
 ``session_update_interval`` seconds (judged by the stored ``last_updated``, so restarts do
@@ -17,11 +22,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from fractions import Fraction
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import insert, select, update
 
+from cpo_backend.db.projection import ProjectionWrite
 from cpo_backend.db.tables import TransactionRow
 from cpo_backend.db.tables_ocpi import (
     CommandRow,
@@ -32,8 +39,11 @@ from cpo_backend.db.tables_ocpi import (
     TariffRow,
 )
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.background import WakeableLoop
 from cpo_backend.domain.events import (
     DomainEvent,
+    TransactionAuthorized,
+    TransactionCorrected,
     TransactionEnded,
     TransactionMetered,
     TransactionStarted,
@@ -43,7 +53,6 @@ from cpo_backend.domain.partners import Partner, registered_partners
 from cpo_backend.domain.tariffs import as_tariff
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.auth import module_caller, module_caller_211
-from cpo_backend.ocpi.background import WakeableLoop
 from cpo_backend.ocpi.charging import charged, meter_samples
 from cpo_backend.ocpi.context import VERSION, OcpiContext, reaching
 from cpo_backend.ocpi.outbox import OutboxWorker, Push, outbox_row
@@ -52,6 +61,7 @@ from cpo_backend.ocpi.shapes import SHAPES, Shapes, shapes_of, speaks
 from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.ocpi.v211.sessions import render_session_211
 from cpo_backend.pricing import PricingError, render_tariff
+from cpo_backend.pricing.rounding import round_half_up
 
 log = structlog.get_logger(__name__)
 
@@ -65,7 +75,8 @@ REMOTE_START_WINDOW = timedelta(minutes=15)
 
 
 def kwh_number(value: Decimal) -> float:
-    return float(round(value, 3))
+    """kWh on the wire: 3 decimals, rounded half up as the pricing engine rounds."""
+    return float(round_half_up(Fraction(value), 3))
 
 
 def render_session(row: Mapping[str, Any], us: Party) -> dict[str, Any]:
@@ -101,6 +112,12 @@ def token_owner(cdr_token: Mapping[str, Any]) -> Party:
     return Party(str(cdr_token["country_code"]).upper(), str(cdr_token["party_id"]).upper())
 
 
+def session_object_key(ocpi_id: str) -> str:
+    """The outbox object of a Session and its CDRs: a CDR never overtakes the PATCHes of
+    its session, and a Credit CDR never overtakes the CDR it credits."""
+    return f"session:{ocpi_id}"
+
+
 def _session_push(
     ctx: OcpiContext, session: Mapping[Any, Any], method: str, body: dict[str, Any]
 ) -> Any:
@@ -110,26 +127,80 @@ def _session_push(
     session_id = session["ocpi_id"]
     path = f"/{us.country_code}/{us.party_id}/{session_id}"
     to = token_owner(session["cdr_token"])
-    push = Push("sessions", method, path, f"session:{session_id}", body, to)
+    push = Push("sessions", method, path, session_object_key(session_id), body, to)
     return insert(OutboxRow).values(**outbox_row(session["partner_id"], push))
 
 
-class SessionRecorder:
-    def __init__(self, ctx: OcpiContext) -> None:
-        self._ctx = ctx
+class CdrIssuer(Protocol):
+    """What the session projector needs of the CDR side (``cdrs.CdrSealer``)."""
 
-    async def on_event(self, tx: WriteTx, event: DomainEvent) -> None:
+    async def final_cost(self, session: Any, kwh: Decimal, ended: datetime) -> Any:
+        """The session's ``total_cost`` as its CDR will state it; None without a tariff
+        or when it cannot be priced."""
+        ...
+
+    async def credit_session(self, tx: WriteTx, session_id: int) -> bool:
+        """Queue a Credit CDR for the session's newest CDR, in ``tx``; False when its
+        version has no Credit CDR (2.1.1)."""
+        ...
+
+
+class SessionProjector:
+    """The projector of OCPI Sessions (and of the CDRs they owe); see the module text."""
+
+    name = "sessions"
+
+    def __init__(self, ctx: OcpiContext, cdrs: CdrIssuer) -> None:
+        self._ctx = ctx
+        self._cdrs = cdrs
+
+    async def prepare(self, event: DomainEvent) -> ProjectionWrite | None:
         if isinstance(event, TransactionStarted):
-            await self._started(tx, event)
-        elif isinstance(event, TransactionEnded):
-            await self._ended(tx, event)
+            if event.id_token is None:
+                return None  # cable first: the token comes with TransactionAuthorized
+            started = event
+            return lambda tx: self._started(tx, started)
+        if isinstance(event, TransactionAuthorized):
+            authorized = event
+            return lambda tx: self._authorized(tx, authorized)
+        if isinstance(event, TransactionEnded | TransactionCorrected):
+            return await self._ending(event)
+        return None
 
     async def _owner(self, tx: WriteTx, owner: Party) -> Partner | None:
         return reaching([p for p in await registered_partners(tx) if speaks(p)], owner)
 
+    async def _authorized(self, tx: WriteTx, event: TransactionAuthorized) -> None:
+        """The token of a transaction that started without one: its Session starts now,
+        at the transaction's start, unless the transaction ended meanwhile (its end
+        event, later in the log, then finds the session and completes it)."""
+        transaction = (
+            await tx.execute(
+                select(TransactionRow).where(TransactionRow.id == event.transaction_id)
+            )
+        ).first()
+        if transaction is None:
+            return
+        await self._started(
+            tx,
+            TransactionStarted(
+                event.station_id,
+                event.at,
+                event.transaction_id,
+                transaction.evse_id,
+                transaction.connector_id,
+                event.id_token,
+            ),
+        )
+
     async def _started(self, tx: WriteTx, event: TransactionStarted) -> None:
         if not event.id_token:
             return
+        existing = await tx.execute(
+            select(SessionRow.id).where(SessionRow.transaction_id == event.transaction_id)
+        )
+        if existing.first() is not None:
+            return  # seen already (a replay of the log, or the token told twice)
         token = await _partner_token(tx, event.id_token)
         if token is None:
             return
@@ -331,42 +402,61 @@ class SessionRecorder:
                     return render_tariff(tariff)
         return None
 
-    async def _ended(self, tx: WriteTx, event: TransactionEnded) -> None:
-        session = (
-            await tx.execute(
-                select(SessionRow).where(SessionRow.transaction_id == event.transaction_id)
-            )
-        ).first()
-        if session is None or session.status != ACTIVE:
-            return
-        transaction = (
-            await tx.execute(
-                select(TransactionRow).where(TransactionRow.id == event.transaction_id)
-            )
-        ).one()
+    async def _ending(
+        self, event: TransactionEnded | TransactionCorrected
+    ) -> ProjectionWrite | None:
+        """The end (or corrected end) of a transaction with a Session: priced here, outside
+        the writer, from the transaction as it is now; written by the returned operation."""
+        ctx = self._ctx
+        session = await ctx.db.fetch_one(
+            select(SessionRow).where(SessionRow.transaction_id == event.transaction_id)
+        )
+        if session is None or session.status not in (ACTIVE, COMPLETED):
+            return None
+        if isinstance(event, TransactionEnded) and session.status != ACTIVE:
+            return None  # a replay of the log: completed already
+        transaction = await ctx.transactions.get(event.transaction_id)
         meter_end = transaction.meter_stop_wh or transaction.last_meter_wh
         kwh = _kwh(transaction.meter_start_wh, meter_end)
         ended = transaction.stopped_at or event.at
+        final = await self._cdrs.final_cost(session, kwh, ended)
         now = utc_now()
-        await tx.execute(
-            update(SessionRow)
-            .where(SessionRow.id == session.id)
-            .values(
-                status=COMPLETED,
-                kwh=kwh,
-                end_date_time=ended,
-                cdr_state="pending",
-                last_updated=now,
-            )
-        )
-        changes = {
+        estimate = transaction.closed_by is not None and transaction.stop_reason is None
+        due = now + timedelta(seconds=ctx.settings.cdr_estimate_grace) if estimate else now
+        changes: dict[str, Any] = {
             "status": COMPLETED,
             "end_date_time": format_utc(ended),
             "kwh": kwh_number(kwh),
-            "last_updated": format_utc(now),
         }
-        body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
-        await tx.execute(_session_push(self._ctx, session._mapping, "PATCH", body))
+        if final is not None:
+            changes["total_cost"] = final
+        changes["last_updated"] = format_utc(now)
+        corrected = isinstance(event, TransactionCorrected)
+
+        async def write(tx: WriteTx) -> None:
+            current = (
+                await tx.execute(select(SessionRow).where(SessionRow.id == session.id))
+            ).one()
+            if current.status != COMPLETED and corrected:
+                return
+            values: dict[str, Any] = {
+                "status": COMPLETED,
+                "kwh": kwh,
+                "end_date_time": ended,
+                "last_updated": now,
+            }
+            body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
+            await tx.execute(_session_push(ctx, session._mapping, "PATCH", body))
+            if current.cdr_state == "sealed" and corrected:
+                # The CDR went out on the estimate: a Credit CDR after the corrected
+                # PATCH, then the new CDR (sealed next) after the credit.
+                if await self._cdrs.credit_session(tx, session.id):
+                    values |= {"cdr_state": "pending", "cdr_due_at": now}
+            elif current.cdr_state in ("none", "pending"):
+                values |= {"cdr_state": "pending", "cdr_due_at": due}
+            await tx.execute(update(SessionRow).where(SessionRow.id == session.id).values(**values))
+
+        return write
 
 
 async def _partner_token(tx: WriteTx, uid: str) -> Any:

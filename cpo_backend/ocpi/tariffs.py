@@ -1,35 +1,41 @@
 """The tariffs module, Sender interface: our tariffs, as the pricing engine renders them.
 
-One router per OCPI version: they differ in the rendering only.
+One router per OCPI version: they differ in how the list is made only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
 from cpo_backend.ocpi.auth import Context, module_caller
 from cpo_backend.ocpi.catalogue import catalogue_list
+from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.transport.envelope import OcpiResponse
 from cpo_backend.ocpi.transport.pagination import PageRequest, page_request
-from cpo_backend.pricing import Tariff, render_tariff
+from cpo_backend.pricing import render_tariff
 
-# A tariff as JSON, or None for one this version cannot express (left out of the list).
-Render = Callable[[Tariff], dict[str, Any] | None]
+# The GET list of one version, for the request's page.
+Lister = Callable[[Request, OcpiContext, PageRequest], Awaitable[OcpiResponse]]
 
 
-def tariffs_router(render: Render, caller: Any) -> APIRouter:
+def tariffs_router(lister: Lister, caller: Any) -> APIRouter:
     router = APIRouter(prefix="/tariffs", dependencies=[Depends(caller)])
 
     @router.get("")
     async def list_tariffs(
         request: Request, ctx: Context, page: Annotated[PageRequest, Depends(page_request)]
     ) -> OcpiResponse:
-        return await catalogue_list(request, ctx, page, ctx.tariffs.page, render)
+        return await lister(request, ctx, page)
 
     return router
 
 
-router = tariffs_router(render_tariff, module_caller)
+async def list_tariffs(request: Request, ctx: OcpiContext, page: PageRequest) -> OcpiResponse:
+    """2.2.1 expresses every tariff we store, so it pages in SQL."""
+    return await catalogue_list(request, ctx, page, ctx.tariffs.page, render_tariff)
+
+
+router = tariffs_router(list_tariffs, module_caller)

@@ -87,9 +87,10 @@ async def test_start_and_stop_session(
             return not await active()
 
         await eventually(stopped)
+    # The Session follows the transaction from the event log, after the charger's commit.
+    await hub.wait_for(lambda s: s.sessions[session_id]["status"] == "COMPLETED")
     _reference, stopped_one = await hub.command("STOP_SESSION", session_id=session_id)
     assert stopped_one["data"]["result"] == "UNKNOWN_SESSION"
-    assert hub.state.sessions[session_id]["status"] == "COMPLETED"
 
 
 async def test_unlock_and_reservations(hub: HubSimulator, ocpp_url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -52,9 +53,10 @@ async def test_pull_location_evse_and_connector(
             data = (await hub.call("GET", f"{url}/LOC1")).json()["data"]
             return [e["status"] for e in data["evses"]]
 
-        assert await statuses() == ["AVAILABLE", "CHARGING"]
+        # EVSE statuses are projected from the event log, just after the charger's commit.
+        await eventually(lambda: statuses_are(statuses, ["AVAILABLE", "CHARGING"]))
         await cp.status(0, "Unavailable")
-        assert await statuses() == ["INOPERATIVE", "INOPERATIVE"]
+        await eventually(lambda: statuses_are(statuses, ["INOPERATIVE", "INOPERATIVE"]))
 
     async def offline() -> bool:
         evse = (await hub.call("GET", f"{url}/LOC1/2")).json()["data"]
@@ -190,3 +192,7 @@ async def test_a_partner_that_calls_again_is_retried_at_once(database_url: str) 
         await hub.wait_for(lambda s: len(s.received) == 1)  # refused: next try in 10 min
         assert (await hub.call("GET", hub.module_url("locations"))).is_success
         await hub.wait_for(lambda s: "BACK" in s.locations, timeout=5.0)
+
+
+async def statuses_are(read: Callable[[], Awaitable[list[str]]], expected: list[str]) -> bool:
+    return await read() == expected

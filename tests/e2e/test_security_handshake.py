@@ -15,6 +15,7 @@ from websockets.typing import Subprotocol
 
 from simulators.common import basic_auth_header
 from simulators.ocpp16 import connect
+from tests.conftest import eventually
 from tests.e2e.helpers import (
     create_token,
     register_station,
@@ -184,4 +185,9 @@ async def test_tls_listener_with_basic_auth_profile_2(
         with pytest.raises(ssl.SSLCertVerificationError):
             async with connect(url, "CP_TLS", password=PASSWORD, ssl=ssl.create_default_context()):
                 pass
-        assert (await station(server.api, "CP_TLS"))["online"] is False
+
+        async def offline() -> bool:
+            # The station is marked offline once the server has seen its socket close.
+            return (await station(server.api, "CP_TLS"))["online"] is False
+
+        await eventually(offline)
