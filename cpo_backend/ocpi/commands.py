@@ -4,6 +4,11 @@ UNLOCK_CONNECTOR, RESERVE_NOW and CANCEL_RESERVATION.
 Each request is checked and resolved to a station and a version-neutral command here;
 the answer is a CommandResponse (ACCEPTED with a timeout, or REJECTED/UNKNOWN_SESSION
 when it cannot be carried out), the CommandResult follows on ``response_url``.
+
+What a command names must be the caller's: a token of another party is an unknown
+object (404, 2003, before anything is stored or sent to a charger); a session or a
+reservation is looked up among the caller's only (another partner's is UNKNOWN_SESSION,
+REJECTED), and behind a hub among those of the party that sent it (OCPI-from).
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from cpo_backend.db.tables_ocpi import SessionRow
 from cpo_backend.domain import commands as c
 from cpo_backend.domain.locations import LocationNotFound
 from cpo_backend.domain.model import TransactionStatus
+from cpo_backend.domain.partners import PartnerAccess
 from cpo_backend.domain.transactions import TransactionNotFound
-from cpo_backend.ocpi.auth import Context, ModuleCaller
+from cpo_backend.ocpi.auth import Context, ModuleCaller, relays_for, require_owner
 from cpo_backend.ocpi.command_results import CommandRunner, PlannedCommand, reservation_of
 from cpo_backend.ocpi.context import VERSION, OcpiContext
+from cpo_backend.ocpi.sessions import token_owner
 from cpo_backend.ocpi.tokens import Token
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
 from cpo_backend.ocpi.transport.headers import Party, request_sender
@@ -106,6 +113,14 @@ async def _evse(ctx: OcpiContext, location_id: str, evse_uid: str | None) -> tup
     return found.station_id, found.ocpp_evse_id, found.uid
 
 
+async def _caller_token(
+    ctx: OcpiContext, access: PartnerAccess, token: Token, requester: Party | None
+) -> None:
+    """A command may only carry a token of the caller's (else 404, 2003): it is stored
+    as the caller's, and a charger would charge on another party's contract."""
+    await require_owner(ctx, access, Party(token.country_code, token.party_id), requester)
+
+
 async def _remember_token(ctx: OcpiContext, token: Token) -> None:
     """The charger will ask about the token the eMSP starts with: know it by then."""
     stamp = require_datetime("token.last_updated", token.last_updated)
@@ -114,13 +129,14 @@ async def _remember_token(ctx: OcpiContext, token: Token) -> None:
 
 async def _plan(
     ctx: OcpiContext,
-    partner_id: int,
+    access: PartnerAccess,
     version: str,
     name: str,
     body: BaseModel,
     requester: Party | None,
 ) -> PlannedCommand:
     """Check the command and resolve it to a station and a version-neutral command."""
+    partner_id = access.partner.id
 
     def planned(station_id: str, command: c.Command, **extra: Any) -> PlannedCommand:
         url = getattr(body, "response_url")  # noqa: B009 (every command model has it)
@@ -130,6 +146,7 @@ async def _plan(
 
     match body:
         case StartSession():
+            await _caller_token(ctx, access, body.token, requester)
             station_id, evse_id, uid = await _evse(ctx, body.location_id, body.evse_uid)
             await _remember_token(ctx, body.token)
             return planned(
@@ -142,11 +159,12 @@ async def _plan(
         case StopSession():
             # Only the caller's own sessions: the Session ids we pushed to it.
             ours = await ctx.db.fetch_one(
-                select(SessionRow.status, SessionRow.transaction_id).where(
+                select(SessionRow.transaction_id, SessionRow.cdr_token).where(
                     SessionRow.ocpi_id == body.session_id, SessionRow.partner_id == partner_id
                 )
             )
-            if ours is None:
+            # Behind a hub: only the sending party's own sessions.
+            if ours is None or not relays_for(access, token_owner(ours.cdr_token), requester):
                 raise Refused("UNKNOWN_SESSION", "unknown session")
             if ours.transaction_id is None:
                 raise Refused("REJECTED", "the charger has not started the session yet")
@@ -162,6 +180,7 @@ async def _plan(
             connector = int(body.connector_id) if body.connector_id.isdigit() else 1
             return planned(station_id, c.UnlockConnector(evse_id, connector))
         case ReserveNow():
+            await _caller_token(ctx, access, body.token, requester)
             station_id, evse_id, uid = await _evse(ctx, body.location_id, body.evse_uid)
             await _remember_token(ctx, body.token)
             expires = require_datetime("expiry_date", body.expiry_date)
@@ -202,16 +221,17 @@ def _response(result: str, timeout: int, message: str | None = None) -> OcpiResp
 async def carry_out(
     ctx: OcpiContext,
     runner: CommandRunner,
-    partner_id: int,
+    access: PartnerAccess,
     version: str,
     name: str,
     body: BaseModel,
     requester: Party | None = None,
 ) -> str | Refused:
     """ACCEPTED once the command is stored and under way, or why it was refused;
-    ``requester`` is the party behind a hub that sent it (OCPI-from)."""
+    ``access`` is the calling partner, ``requester`` the party behind a hub that sent it
+    (OCPI-from). A command naming another party's token raises (404, 2003)."""
     try:
-        planned = await _plan(ctx, partner_id, version, name, body, requester)
+        planned = await _plan(ctx, access, version, name, body, requester)
     except Refused as refused:
         return refused
     await runner.submit(planned)
@@ -230,7 +250,7 @@ async def receive_command(
     parsed = validated(MODELS[command], body)
     timeout = int(ctx.command_timeout) + 1
     sender = request_sender(request.headers)
-    outcome = await carry_out(ctx, runner, caller.partner.id, VERSION, command, parsed, sender)
+    outcome = await carry_out(ctx, runner, caller, VERSION, command, parsed, sender)
     if isinstance(outcome, Refused):
         return _response(outcome.result, timeout, str(outcome))
     return _response(outcome, timeout)

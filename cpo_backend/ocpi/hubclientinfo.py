@@ -1,7 +1,9 @@
 """The hubclientinfo module, Receiver interface: a hub tells us which parties it connects.
 
 A configuration module: no routing headers. The ClientInfo in the body must name the
-party of the URL (status 2001 otherwise).
+party of the URL (status 2001 otherwise). A hub's ClientInfo says which parties it may act
+for (``auth.owned_by``): a party another partner reported is not taken over (404, 2003),
+and each partner reads back only what it reported (404 otherwise).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ async def get_client_info(
         select(ClientInfoRow).where(
             ClientInfoRow.country_code == country_code.upper(),
             ClientInfoRow.party_id == party_id.upper(),
+            ClientInfoRow.hub_partner_id == caller.access.partner.id,
         )
     )
     if row is None:
@@ -84,7 +87,13 @@ async def put_client_info(
     where = (ClientInfoRow.country_code == key[0], ClientInfoRow.party_id == key[1])
 
     async def op(tx: WriteTx) -> bool:
-        found = (await tx.execute(select(ClientInfoRow.party_id).where(*where))).first()
+        found = (await tx.execute(select(ClientInfoRow.hub_partner_id).where(*where))).first()
+        if found is not None and found.hub_partner_id != caller.access.partner.id:
+            raise OcpiError(
+                StatusCode.UNKNOWN_LOCATION,
+                f"Unknown object: party {key[0]}/{key[1]} is reported by another partner",
+                http_status=404,
+            )
         if found is None:
             await tx.execute(
                 insert(ClientInfoRow).values(country_code=key[0], party_id=key[1], **values)

@@ -1,7 +1,9 @@
 """The tokens module, Receiver interface: eMSPs push their drivers' tokens to us.
 
 Tokens are client-owned objects: the URL names the owner and the token, and must agree
-with the body (status 2001 otherwise). PATCH must carry ``last_updated``.
+with the body (status 2001 otherwise). PATCH must carry ``last_updated``. The owner must
+be the caller (or a party behind it, for a hub): another partner's token is unknown
+(404, 2003), for GET, PUT and PATCH alike.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cpo_backend.domain.partner_tokens import PartnerToken, PartnerTokenNotFound
-from cpo_backend.ocpi.auth import Context, ModuleCaller
+from cpo_backend.ocpi.auth import Context, ModuleCaller, require_owner
 from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
+from cpo_backend.ocpi.transport.headers import Party, request_sender
 from cpo_backend.ocpi.transport.pagination import parse_datetime, require_datetime
 from cpo_backend.ocpi.transport.validation import validated
 
@@ -73,7 +76,18 @@ class TokenKey:
         return (self.country_code, self.party_id, self.uid, self.type)
 
 
-def token_key(country_code: str, party_id: str, uid: str, type: TypeParam = "RFID") -> TokenKey:
+async def token_key(
+    request: Request,
+    ctx: Context,
+    caller: ModuleCaller,
+    country_code: str,
+    party_id: str,
+    uid: str,
+    type: TypeParam = "RFID",
+) -> TokenKey:
+    """The token a request is about, once its owner is known to be the caller: every
+    route names its token through this dependency, so none can skip the check."""
+    await require_owner(ctx, caller, Party(country_code, party_id), request_sender(request.headers))
     return TokenKey(country_code, party_id, uid, type)
 
 

@@ -42,9 +42,10 @@ def session_puts(hub: HubSimulator) -> list[Received]:
 
 
 async def test_sessions_of_an_emsp_behind_the_hub(hub: HubSimulator, ocpp_url: str) -> None:
+    # The hub reports EMS first: only then are EMS's tokens the hub's to push.
+    await client_info(hub, "CONNECTED")
     token = hub.token("BEHIND") | {"party_id": "EMS", "contract_id": "DE-EMS-C1"}
     assert (await hub.push_token(token)).status_code == 201
-    await client_info(hub, "CONNECTED")
     async with connect(ocpp_url, "CP_HUB", connectors=1) as cp:
         await cp.start_up()
         assert (await cp.plug_in_and_charge(1, "BEHIND", duration=0.2)).accepted

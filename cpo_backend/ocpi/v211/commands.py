@@ -91,7 +91,7 @@ async def receive_command(
     if owner is None:
         raise OcpiError(StatusCode.CLIENT_ERROR, "partner has no party")
     parsed = as_221(validated(MODELS[command], body), owner)
-    outcome = await v221.carry_out(ctx, runner, caller.partner.id, VERSION_211, command, parsed)
+    outcome = await v221.carry_out(ctx, runner, caller, VERSION_211, command, parsed)
     result = outcome.result if isinstance(outcome, v221.Refused) else outcome
     # 2.1.1 has no message: the reason of a refusal goes to the status message.
     message = str(outcome) if isinstance(outcome, v221.Refused) else None

@@ -4,6 +4,8 @@ A 2.1.1 Token has no owner fields (the URL names the owner) and calls the contra
 ``auth_id``; it is stored as the 2.2.1 Token it corresponds to, so that chargers'
 authorizations treat tokens of both versions alike. There is no ``type`` parameter in
 2.1.1: a PUT takes the body's type, a GET or PATCH finds the RFID token before another.
+The URL's party must be the caller's own (2.1.1 has no hubs): else the token is unknown
+(404, 2003).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cpo_backend.domain.partner_tokens import PartnerToken, PartnerTokenNotFound
 from cpo_backend.domain.partners import PartnerAccess
-from cpo_backend.ocpi.auth import Context, module_caller_211
+from cpo_backend.ocpi.auth import Context, module_caller_211, require_owner
 from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.tokens import TokenKey, store_token
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
@@ -72,35 +74,37 @@ async def _stored(ctx: OcpiContext, owner: Party, uid: str) -> PartnerToken:
 PATH = "/{country_code}/{party_id}/{uid}"
 
 
+async def token_owner(ctx: Context, caller: Caller, country_code: str, party_id: str) -> Party:
+    """The URL's owner, once it is known to be the caller: every route names its owner
+    through this dependency, so none can skip the check."""
+    owner = Party(country_code, party_id)
+    await require_owner(ctx, caller, owner)
+    return owner
+
+
+Owner = Annotated[Party, Depends(token_owner)]
+
+
 @router.get(PATH)
-async def get_token(
-    ctx: Context, _caller: Caller, country_code: str, party_id: str, uid: str
-) -> OcpiResponse:
-    token = await _stored(ctx, Party(country_code, party_id), uid)
+async def get_token(ctx: Context, owner: Owner, uid: str) -> OcpiResponse:
+    token = await _stored(ctx, owner, uid)
     return ocpi_response(render_token_211(token.details))
 
 
 @router.put(PATH)
-async def put_token(
-    ctx: Context, _caller: Caller, country_code: str, party_id: str, uid: str, body: Json
-) -> OcpiResponse:
+async def put_token(ctx: Context, owner: Owner, uid: str, body: Json) -> OcpiResponse:
     token = validated(Token211, body)
-    owner = Party(country_code, party_id)
-    created = await store_token(
-        ctx, token_as_221(token, owner), TokenKey(country_code, party_id, uid, token.type)
-    )
+    key = TokenKey(owner.country_code, owner.party_id, uid, token.type)
+    created = await store_token(ctx, token_as_221(token, owner), key)
     return ocpi_response(None, http_status=201 if created else 200)
 
 
 @router.patch(PATH)
-async def patch_token(
-    ctx: Context, _caller: Caller, country_code: str, party_id: str, uid: str, body: Json
-) -> OcpiResponse:
+async def patch_token(ctx: Context, owner: Owner, uid: str, body: Json) -> OcpiResponse:
     if "last_updated" not in body:
         raise OcpiError(StatusCode.INVALID_PARAMETERS, "PATCH must contain last_updated")
-    owner = Party(country_code, party_id)
     stored = await _stored(ctx, owner, uid)
     token = validated(Token211, render_token_211(stored.details) | body)
-    key = TokenKey(country_code, party_id, uid, stored.type)
+    key = TokenKey(owner.country_code, owner.party_id, uid, stored.type)
     await store_token(ctx, token_as_221(token, owner), key)
     return ocpi_response(None)
