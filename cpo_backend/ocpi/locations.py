@@ -81,6 +81,14 @@ def _evse(location: Location, evse_uid: str) -> Evse:
     return found
 
 
+def _connector(evse: Evse, connector_id: str) -> dict[str, Any]:
+    """The EVSE's connector of that id; unknown (404 with 2003) otherwise."""
+    for connector in evse.details.get("connectors", []):
+        if connector.get("id") == connector_id:
+            return dict(connector)
+    raise _unknown("connector")
+
+
 def locations_router(shapes: LocationShapes, caller: Any) -> APIRouter:
     """GET list, location, EVSE and connector; ``caller`` is the auth dependency."""
     router = APIRouter(prefix="/locations", dependencies=[Depends(caller)])
@@ -110,10 +118,7 @@ def locations_router(shapes: LocationShapes, caller: Any) -> APIRouter:
         ctx: Context, location_id: str, evse_uid: str, connector_id: str
     ) -> OcpiResponse:
         evse = _evse(await _location(ctx, location_id), evse_uid)
-        for connector in evse.details.get("connectors", []):
-            if connector.get("id") == connector_id:
-                return ocpi_response(shapes.connector(connector, evse))
-        raise _unknown("connector")
+        return ocpi_response(shapes.connector(_connector(evse, connector_id), evse))
 
     return router
 

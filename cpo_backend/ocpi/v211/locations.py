@@ -19,7 +19,7 @@ from cpo_backend.domain.locations import Evse, Location
 from cpo_backend.domain.time import format_utc
 from cpo_backend.ocpi.auth import Context, module_caller_211
 from cpo_backend.ocpi.catalogue import catalogue_list
-from cpo_backend.ocpi.locations import _evse, _location, _unknown
+from cpo_backend.ocpi.locations import _connector, _evse, _location
 from cpo_backend.ocpi.transport.envelope import OcpiResponse, ocpi_response
 from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.ocpi.transport.pagination import PageRequest, page_request
@@ -159,11 +159,9 @@ async def get_connector(
     ctx: Context, location_id: str, evse_uid: str, connector_id: str
 ) -> OcpiResponse:
     evse = _evse(await _location(ctx, location_id), evse_uid)
-    for connector in evse.details.get("connectors", []):
-        if connector.get("id") == connector_id:
-            served = await Served211.load(ctx.tariffs)
-            return ocpi_response(render_connector_211(connector, evse, served))
-    raise _unknown("connector")
+    connector = _connector(evse, connector_id)
+    served = await Served211.load(ctx.tariffs)
+    return ocpi_response(render_connector_211(connector, evse, served))
 
 
 def session_location_211(location: Location, evse_uid: str, connector_id: str) -> dict[str, Any]:
