@@ -7,7 +7,10 @@ Example::
 
 Each charger boots, reports its statuses, heartbeats and optionally charges; every
 message is logged on one line. Ctrl-C ends running sessions, then closes the sockets;
-a second Ctrl-C aborts at once.
+a second Ctrl-C aborts at once. ``--begin-and-end-in-ended``, ``--reuse-seq-no`` and
+``--remote-start-without-id-token`` make 2.0.1 stations behave as some third-party ones
+do (see :class:`~simulators.ocpp201.ChargingStation201`); a run never reconnects, so the
+simulators' ``boot_on_reconnect`` has no flag.
 """
 
 from __future__ import annotations
@@ -56,13 +59,23 @@ class Plan:
     sessions: int
     pause: float
     tls: ssl.SSLContext | None
+    begin_and_end_in_ended: bool
+    reuse_seq_no: bool
+    remote_start_without_id_token: bool
 
 
 def build(plan: Plan, cp_id: str) -> ChargePoint16 | ChargingStation201:
     """Create the simulator of one charger."""
     if plan.version is Version.V16:
         return ChargePoint16(cp_id, connectors=plan.outlets, password=plan.password)
-    return ChargingStation201(cp_id, evses=plan.outlets, password=plan.password)
+    return ChargingStation201(
+        cp_id,
+        evses=plan.outlets,
+        password=plan.password,
+        begin_and_end_in_ended=plan.begin_and_end_in_ended,
+        reuse_seq_no=plan.reuse_seq_no,
+        remote_start_without_id_token=plan.remote_start_without_id_token,
+    )
 
 
 async def run_charger(plan: Plan, cp_id: str, stopping: asyncio.Event) -> None:
@@ -167,8 +180,21 @@ def run(
     pause: Annotated[float, typer.Option(help="Seconds between sessions")] = 5.0,
     insecure: Annotated[bool, typer.Option(help="Skip TLS certificate checks (wss)")] = False,
     verbose: Annotated[bool, typer.Option(help="Also log raw OCPP frames")] = False,
+    begin_and_end_in_ended: Annotated[
+        bool, typer.Option(help="2.0.1: Ended repeats the Transaction.Begin sample")
+    ] = False,
+    reuse_seq_no: Annotated[
+        bool, typer.Option(help="2.0.1: every TransactionEvent has seqNo 0")
+    ] = False,
+    remote_start_without_id_token: Annotated[
+        bool, typer.Option(help="2.0.1: remote starts report remoteStartId, no idToken")
+    ] = False,
 ) -> None:
     """Connect chargers, boot them and keep them alive; optionally charge."""
+    if ocpp is Version.V16 and (
+        begin_and_end_in_ended or reuse_seq_no or remote_start_without_id_token
+    ):
+        raise typer.BadParameter("these behaviours are 2.0.1 ones", param_hint="--ocpp")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("ocpp").setLevel(logging.INFO if verbose else logging.WARNING)
     tls = None
@@ -187,6 +213,9 @@ def run(
         sessions=sessions,
         pause=pause,
         tls=tls,
+        begin_and_end_in_ended=begin_and_end_in_ended,
+        reuse_seq_no=reuse_seq_no,
+        remote_start_without_id_token=remote_start_without_id_token,
     )
     ids = [id] if count == 1 else [f"{prefix}{n}" for n in range(1, count + 1)]
     try:

@@ -79,6 +79,9 @@ class Simulator(OcppChargePoint):  # type: ignore[misc]  # ocpp is untyped
         self._ssl: SSLContext | None = None
         self._subprotocols: tuple[str, ...] = self.default_subprotocols
         self._open_timeout = 10.0
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._resumer: asyncio.Task[Any] | None = None
 
     # -- connection -------------------------------------------------------------------
 
@@ -138,13 +141,30 @@ class Simulator(OcppChargePoint):  # type: ignore[misc]  # ocpp is untyped
         log.info("%s disconnected", self.id)
 
     async def reconnect(self) -> None:
-        """Reopen the websocket to the same URL after :meth:`disconnect`."""
-        await self.disconnect()
-        await self._open_socket()
-        await self._on_reconnected()
+        """Reopen the websocket to the same URL, dropping the open one first if need be.
+
+        Until the work due after the reconnection (:meth:`_on_reconnected`) is done, the
+        requests of other tasks (a charging flow's meter values, heartbeats) wait instead
+        of failing on the closed socket or overtaking it: a charger says first what it
+        owes from before (a boot, queued transaction messages), then what is new.
+        """
+        self._resumed.clear()
+        self._resumer = asyncio.current_task()
+        try:
+            await self.disconnect()
+            await self._open_socket()
+            await self._on_reconnected()
+        finally:
+            self._resumer = None
+            self._resumed.set()
 
     async def _on_reconnected(self) -> None:
         """Hook for work due after a reconnection, such as replaying offline messages."""
+
+    async def _wait_resumed(self) -> None:
+        """Hold a request of any task but :meth:`reconnect`'s until it has resumed."""
+        if asyncio.current_task() is not self._resumer:
+            await self._resumed.wait()
 
     async def wait_closed(self, timeout: float = DEFAULT_WAIT) -> int | None:
         """Wait until the CSMS (or anything) closes the websocket; return the close code."""
@@ -329,6 +349,7 @@ class Simulator(OcppChargePoint):  # type: ignore[misc]  # ocpp is untyped
         schema checks of both request and response.
         """
         action = type(payload).__name__
+        await self._wait_resumed()
         try:
             response = await self.call(payload, suppress=False, skip_schema_validation=not validate)
         except OCPPError as error:
@@ -348,6 +369,7 @@ class Simulator(OcppChargePoint):  # type: ignore[misc]  # ocpp is untyped
         call = Call(unique_id=str(uuid.uuid4()), action=action, payload=dict(payload))
         if validate:
             await validate_payload(call, self._ocpp_version)
+        await self._wait_resumed()
         async with self._call_lock:
             await self._send(call.to_json())
             response = await self._get_specific_response(call.unique_id, self._response_timeout)

@@ -89,6 +89,15 @@ class ChargePoint16(Station[Connector]):
     ``config`` overrides or adds configuration keys (e.g. ``{"MeterValueSampleInterval":
     "1"}``); ``step_delay`` is the pause between the status notifications of a firmware
     update or diagnostics upload.
+
+    A third-party behaviour the back-end must survive, off by default:
+
+    ``boot_on_reconnect``
+        After every :meth:`reconnect` the charge point sends a BootNotification, then
+        every status as it is (``Charging`` included), before anything else, yet it did
+        not reboot: its transactions go on, with their meter values (with
+        ``transactionId``) and eventually their StopTransaction, as chargers that treat
+        every websocket session as a power-up do (issue 9's fleet run met them).
     """
 
     default_subprotocols = ("ocpp1.6",)
@@ -109,8 +118,10 @@ class ChargePoint16(Station[Connector]):
         power_w: float = 11_000.0,
         config: Mapping[str, str] | None = None,
         step_delay: float = 0.1,
+        boot_on_reconnect: bool = False,
     ) -> None:
         super().__init__(cp_id, password=password, response_timeout=response_timeout)
+        self.boot_on_reconnect = boot_on_reconnect
         self.vendor, self.model, self.firmware_version = vendor, model, firmware_version
         self.outlets = {
             n: Connector(connector_id=n, meter=Meter(power_w=power_w))
@@ -397,6 +408,12 @@ class ChargePoint16(Station[Connector]):
         await self._stop_all(reason)
         await self.start_up()
 
+    async def _on_reconnected(self) -> None:
+        """After a reconnect boot, report every status as it is: transactions go on."""
+        await super()._on_reconnected()
+        if self.boot_on_reconnect:
+            await self._send_triggered("StatusNotification", None)
+
     # -- CSMS → charger -----------------------------------------------------------------
 
     @handles("RemoteStartTransaction")
@@ -579,6 +596,7 @@ async def connect(
     subprotocols: Sequence[str] = ("ocpp1.6",),
     response_timeout: float = 30.0,
     config: Mapping[str, str] | None = None,
+    boot_on_reconnect: bool = False,
 ) -> AsyncIterator[ChargePoint16]:
     """Connect a :class:`ChargePoint16` to ``url`` (endpoint or full URL); close on exit."""
     charge_point = ChargePoint16(
@@ -587,6 +605,7 @@ async def connect(
         password=password,
         response_timeout=response_timeout,
         config=config,
+        boot_on_reconnect=boot_on_reconnect,
     )
     async with charge_point.session(url, ssl=ssl, subprotocols=subprotocols):
         yield charge_point

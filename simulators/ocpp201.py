@@ -18,7 +18,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ssl import SSLContext
 from typing import Any
 
@@ -48,12 +48,18 @@ STOP_TRIGGERS = {
 
 @dataclass
 class Evse(Outlet[str]):
-    """One EVSE; its connectors all share its status. ``seq_no`` is per transaction."""
+    """One EVSE; its connectors all share its status.
+
+    ``seq_no`` is the seqNo of the transaction's next event; ``begin_meter_value`` the
+    meter values its Started carried (the ``Transaction.Begin`` sample), which a station
+    that repeats them in its Ended sends again exactly as they were.
+    """
 
     evse_id: int = 1
     connectors: int = 1
     seq_no: int = 0
     charging_state: str = "Idle"
+    begin_meter_value: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 def id_token(token: str, token_type: str = "ISO14443") -> dict[str, str]:
@@ -72,6 +78,28 @@ class ChargingStation201(Station[Evse]):
 
     ``variables`` overrides device-model values, keyed ``(component, variable)``, e.g.
     ``{("SampledDataCtrlr", "TxUpdatedInterval"): "1"}``.
+
+    Behaviours of third-party stations that the back-end must survive, each off by
+    default:
+
+    ``begin_and_end_in_ended``
+        The Ended event's meterValue carries the Started's ``Transaction.Begin`` sample
+        again (same timestamp, same value), then the ``Transaction.End`` sample, as the
+        SAP e-mobility simulator and MicroOcpp do.
+    ``reuse_seq_no``
+        seqNo is never advanced: every TransactionEvent of every transaction is sent
+        with ``seqNo: 0``, as solidstudiosh's VCP does.
+    ``boot_on_reconnect``
+        After every :meth:`reconnect` the station sends a BootNotification (reason
+        PowerUp) before anything else, then its queued events, then its statuses, yet it
+        did not reboot: its transactions go on, with the same transaction ids, until
+        their Ended, as stations that treat every websocket session as a power-up do
+        (issue 9's fleet run met them).
+    ``remote_start_without_id_token``
+        The transaction of a RequestStartTransaction is reported with
+        ``transactionInfo.remoteStartId`` (in its Started) but no ``idToken`` in any
+        event, as some stations do when ``AuthorizeRemoteStart`` is false: the driver is
+        known only from the request the CSMS sent.
     """
 
     default_subprotocols = ("ocpp2.0.1",)
@@ -92,8 +120,16 @@ class ChargingStation201(Station[Evse]):
         firmware_version: str = "1.0.0",
         power_w: float = 11_000.0,
         variables: Mapping[tuple[str, str], str] | None = None,
+        begin_and_end_in_ended: bool = False,
+        reuse_seq_no: bool = False,
+        boot_on_reconnect: bool = False,
+        remote_start_without_id_token: bool = False,
     ) -> None:
         super().__init__(cp_id, password=password, response_timeout=response_timeout)
+        self.begin_and_end_in_ended = begin_and_end_in_ended
+        self.reuse_seq_no = reuse_seq_no
+        self.boot_on_reconnect = boot_on_reconnect
+        self.remote_start_without_id_token = remote_start_without_id_token
         self.vendor, self.model, self.firmware_version = vendor, model, firmware_version
         self.outlets = {
             n: Evse(evse_id=n, connectors=connectors_per_evse, meter=Meter(power_w=power_w))
@@ -220,13 +256,16 @@ class ChargingStation201(Station[Evse]):
     ) -> call_result.TransactionEvent | None:
         """Send a TransactionEvent of the EVSE's transaction (a new one on ``Started``).
 
-        Numbers the events (seqNo), starts/stops the meter with ``charging_state`` and
-        queues the event with ``offline=true`` when disconnected; queued events return
-        ``None`` and are replayed in order by :meth:`reconnect`.
+        Numbers the events (seqNo, unless the station reuses 0), starts/stops the meter
+        with ``charging_state`` and queues the event with ``offline=true`` when
+        disconnected; queued events return ``None`` and are replayed in order by
+        :meth:`reconnect`. A Started's meter values are kept as the transaction's Begin
+        sample.
         """
         evse = self.evse(evse_id)
         if event_type == "Started":
             evse.transaction_id, evse.seq_no = transaction_id or str(uuid.uuid4()), 0
+            evse.begin_meter_value = list(meter_value or [])
         if charging_state is not None:
             evse.charging_state = charging_state
             if charging_state == "Charging":
@@ -249,7 +288,8 @@ class ChargingStation201(Station[Evse]):
             evse={"id": evse_id, "connector_id": 1} if event_type == "Started" else None,
             id_token=dict(token) if token else None,
         )
-        evse.seq_no += 1
+        if not self.reuse_seq_no:
+            evse.seq_no += 1
         if event_type == "Ended":
             evse.transaction_id = None
         return await self._send_or_queue(event)
@@ -265,11 +305,16 @@ class ChargingStation201(Station[Evse]):
         return None
 
     async def _on_reconnected(self) -> None:
-        """Replay queued TransactionEvents in order, then report every status."""
+        """Replay queued TransactionEvents in order, then report every status as it is.
+
+        As it is, not as at rest: an EVSE whose transaction goes on across the
+        reconnection is still Occupied.
+        """
+        await super()._on_reconnected()
         while self.offline_queue:
             await self.request(self.offline_queue[0])
             self.offline_queue.pop(0)
-        await self._report_each(self.evses.values())
+        await self._report_current(list(self.evses.values()))
 
     async def meter_values(
         self, evse_id: int, meter_value: Sequence[Mapping[str, Any]] | None = None
@@ -349,12 +394,13 @@ class ChargingStation201(Station[Evse]):
         else:
             if authorize and not await self._token_accepted(token):
                 return session
+            anonymous = remote_start_id is not None and self.remote_start_without_id_token
             started = await self.transaction_event(
                 eid,
                 "Started",
                 "Authorized" if remote_start_id is None else "RemoteStart",
                 charging_state="Idle",
-                token=token,
+                token=None if anonymous else token,
                 meter_value=begin,
                 remote_start_id=remote_start_id,
                 reservation_id=reservation_id,
@@ -389,13 +435,15 @@ class ChargingStation201(Station[Evse]):
         return _accepted(await self.authorize(token["id_token"], token["type"]))
 
     async def _end_transaction(self, evse: Evse, reason: str) -> None:
+        end = self._context_sample(evse.evse_id, "Transaction.End", "TxEndedMeasurands")
+        begin = evse.begin_meter_value if self.begin_and_end_in_ended else []
         await self.transaction_event(
             evse.evse_id,
             "Ended",
             STOP_TRIGGERS.get(reason, "AbnormalCondition"),
             charging_state="EVConnected",
             stopped_reason=reason,
-            meter_value=self._context_sample(evse.evse_id, "Transaction.End", "TxEndedMeasurands"),
+            meter_value=[*begin, *end],
         )
 
     async def _report(self, outlet: Evse) -> None:
@@ -640,6 +688,10 @@ async def connect(
     subprotocols: Sequence[str] = ("ocpp2.0.1",),
     response_timeout: float = 30.0,
     variables: Mapping[tuple[str, str], str] | None = None,
+    begin_and_end_in_ended: bool = False,
+    reuse_seq_no: bool = False,
+    boot_on_reconnect: bool = False,
+    remote_start_without_id_token: bool = False,
 ) -> AsyncIterator[ChargingStation201]:
     """Connect a :class:`ChargingStation201` to ``url``; close on exit."""
     station = ChargingStation201(
@@ -649,6 +701,10 @@ async def connect(
         password=password,
         response_timeout=response_timeout,
         variables=variables,
+        begin_and_end_in_ended=begin_and_end_in_ended,
+        reuse_seq_no=reuse_seq_no,
+        boot_on_reconnect=boot_on_reconnect,
+        remote_start_without_id_token=remote_start_without_id_token,
     )
     async with station.session(url, ssl=ssl, subprotocols=subprotocols):
         yield station

@@ -25,8 +25,15 @@ class Station(Simulator, Generic[OutletT]):
     """A simulator whose outlets (connectors or EVSEs) are numbered from 1."""
 
     outlets: dict[int, OutletT]
+    boot_on_reconnect: bool
+    """Whether the station sends a BootNotification after every reconnect (the
+    constructors' switch); its transactions go on, as it did not really reboot."""
 
     # -- what the protocol subclass provides ------------------------------------------
+
+    async def boot(self) -> Any:
+        """Send BootNotification as at power-up; return the version's answer."""
+        raise NotImplementedError
 
     async def _report(self, outlet: OutletT) -> None:
         """Send the status of an outlet that has no session."""
@@ -39,6 +46,17 @@ class Station(Simulator, Generic[OutletT]):
     def sample_interval_setting(self) -> Setting:
         """The configuration value holding the meter sampling interval of transactions."""
         raise NotImplementedError
+
+    # -- connection -------------------------------------------------------------------
+
+    async def _on_reconnected(self) -> None:
+        """Boot first when the station boots on every reconnect; subclasses go on from here.
+
+        Nothing is stopped or forgotten: outlets keep their transaction ids and meters, and
+        charging flows carry on with the same transactions once the reconnection is done.
+        """
+        if self.boot_on_reconnect:
+            await self.boot()
 
     # -- sessions ---------------------------------------------------------------------
 
