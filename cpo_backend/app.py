@@ -88,7 +88,7 @@ class CpoBackend:
         self.device_model = DeviceModelService(self.db)
         v201 = Ocpp201Services(
             self.device_model,
-            TransactionEventService(self.db, self.transactions, self.tokens),
+            TransactionEventService(self.db, self.transactions, self.tokens, self.events),
             commands=lambda: self.commands,
         )
         # Preference order: a charger offering both versions speaks 2.0.1.
@@ -159,6 +159,8 @@ class CpoBackend:
             settings.ocpp.response_timeout,
         )
         self.api.mount("/ocpi", self.roaming.asgi)
+        # Outbox backlog, oldest age and dead letters per partner, on /metrics.
+        self.metrics.register(self.roaming.outbox.gauges)
         self._http: _EmbeddedServer | None = None
         self._http_task: asyncio.Task[None] | None = None
         self._http_socket: socket.socket | None = None

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from cpo_backend.pricing.afir import DEFAULT_ALT_TEXT_LANGUAGES, GENERATED_LANGUAGES
 
 
 class UnknownStationPolicy(StrEnum):
@@ -70,6 +72,16 @@ class OcpiBusinessDetails(BaseModel):
     website: str | None = None
 
 
+def _written_languages(languages: list[str]) -> list[str]:
+    """Only languages the AFIR price text is written in: refused at start, not on a push."""
+    unknown = sorted({lang.lower() for lang in languages} - GENERATED_LANGUAGES)
+    if unknown:
+        raise ValueError(
+            f"no generated price text in {unknown}; available: {sorted(GENERATED_LANGUAGES)}"
+        )
+    return [lang.lower() for lang in languages]
+
+
 class OcpiSettings(BaseModel):
     """Our OCPI identity as a CPO, and how we talk to roaming partners."""
 
@@ -96,11 +108,25 @@ class OcpiSettings(BaseModel):
     # is sealed: a charger's late real stop usually arrives within minutes, and then goes
     # into the first CDR. Later corrections are a Credit CDR and a new CDR.
     cdr_estimate_grace: float = Field(default=300.0, ge=0)
+    # The same for partners on OCPI 2.1.1, which has no Credit CDR: a CDR sealed from an
+    # estimate can never be corrected there, so it waits for the real stop much longer
+    # (a charger keeps its queued stop through a day offline).
+    cdr_estimate_grace_211: float = Field(default=86400.0, ge=0)
     # Currency of sessions and CDRs whose connector has no tariff.
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
-    # Outbox delivery: first retry after base seconds, doubling up to max.
+    # Languages of the price text every published tariff carries (tariff_alt_text, EU
+    # AFIR): the operator's own text in a language is kept, a missing one is generated from
+    # the tariff's prices. At least one: a tariff without a text is what AFIR forbids.
+    tariff_alt_text_languages: Annotated[
+        list[str], Field(min_length=1), AfterValidator(_written_languages)
+    ] = Field(default_factory=lambda: list(DEFAULT_ALT_TEXT_LANGUAGES))
+    # Outbox delivery: first retry after base seconds, doubling up to max (each wait
+    # drawn between half of that and all of it).
     outbox_base_backoff: float = Field(default=1.0, gt=0)
     outbox_max_backoff: float = Field(default=600.0, gt=0)
+    # Permanent rejections of one push (HTTP 4xx but 408/429, OCPI 2xxx) before it is a
+    # dead letter: it then stops holding back the later pushes of its object.
+    outbox_dead_letter_attempts: int = Field(default=3, ge=1)
     # Seconds between two looks at the outbox when nothing woke the worker.
     outbox_poll_interval: float = Field(default=1.0, gt=0)
 

@@ -7,7 +7,11 @@ that a misreading on our side shows up as a disagreement here. It can:
 - pull the CPO's modules (following ``Link`` pages) with its credentials token;
 - receive pushes (PUT/PATCH/POST) on its Receiver endpoints, apply location updates to
   its own copy and keep every request for a test to inspect;
-- fail the next N pushes on purpose, to exercise the CPO's retries.
+- fail the next N pushes on purpose, to exercise the CPO's retries, or refuse the pushes
+  of one module (or one object of it) with a chosen HTTP and OCPI status, as a partner
+  that rejects a request for good does;
+- advertise its endpoint URLs with a trailing slash, serving them only so spelled (any
+  other spelling is redirected, as many platforms do).
 
 ``cpo-sim hub`` runs it from the command line (see ``simulators/__main__.py``).
 """
@@ -42,8 +46,11 @@ def _now() -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _reply(data: Any = None, status_code: int = 1000, http_status: int = 200) -> JSONResponse:
-    message = "Success" if status_code == 1000 else "Simulated failure"
+def _reply(
+    data: Any = None, status_code: int = 1000, http_status: int = 200, message: str | None = None
+) -> JSONResponse:
+    if message is None:
+        message = "Success" if status_code == 1000 else "Simulated failure"
     body = {"data": data, "status_code": status_code, "status_message": message}
     body["timestamp"] = _now()
     return JSONResponse(body, status_code=http_status)
@@ -64,12 +71,39 @@ def _token_from(header: str | None, version: str = VERSION) -> str | None:
 
 @dataclass
 class Received:
-    """One request the CPO made to this platform."""
+    """One request the CPO made to this platform, and the answer it got."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: Any
+    http_status: int = 200
+    status_code: int = 1000
+
+    @property
+    def accepted(self) -> bool:
+        return self.http_status < 300 and self.status_code == 1000
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Refuse the pushes of ``module`` (only ``method`` ones, only those of the object
+    ``object_id``: the location, tariff or session id in the URL, a CDR's id) with this
+    HTTP status and OCPI status, every time until it is removed from ``HubState.refusals``."""
+
+    module: str
+    http_status: int = 400
+    status_code: int = 2001
+    method: str | None = None
+    object_id: str | None = None
+    message: str = "Simulated refusal"
+
+    def matches(self, module: str, method: str, object_id: str | None) -> bool:
+        return (
+            module == self.module
+            and self.method in (None, method)
+            and self.object_id in (None, object_id)
+        )
 
 
 @dataclass
@@ -94,6 +128,10 @@ class HubState:
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     cdrs: list[dict[str, Any]] = field(default_factory=list)
     fail_next_pushes: int = 0
+    refusals: list[Refusal] = field(default_factory=list)
+
+    def refusal(self, module: str, method: str, object_id: str | None) -> Refusal | None:
+        return next((r for r in self.refusals if r.matches(module, method, object_id)), None)
 
 
 class HubSimulator:
@@ -104,12 +142,16 @@ class HubSimulator:
         party_id: str = "MSP",
         role: str = "EMSP",
         version: str = VERSION,
+        trailing_slash: bool = False,
     ) -> None:
         self.party = {"country_code": country_code, "party_id": party_id}
         self.role = role
         # "2.1.1": plain tokens, no routing headers, 2.1.1 credentials and Tokens, and
         # every endpoint without a role.
         self.version = version
+        # Endpoint URLs advertised ending in "/" (credentials and cdrs are then served at
+        # that spelling only: without the slash they answer 307, like a strict platform).
+        self.trailing_slash = trailing_slash
         self.state = HubState()
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -315,6 +357,10 @@ class HubSimulator:
             if f"/{module}/" in r.path and (method is None or r.method == method)
         ]
 
+    def accepted(self, module: str, method: str | None = None) -> list[Received]:
+        """The pushes this platform took (answered 200 with status 1000)."""
+        return [r for r in self.pushes(module, method) if r.accepted]
+
     # -- being called by the CPO ----------------------------------------------------
 
     def _build_app(self) -> FastAPI:
@@ -329,6 +375,18 @@ class HubSimulator:
 
         def denied() -> JSONResponse:
             return _reply(None, 2000, 401)
+
+        # The spelling of the endpoints this platform serves at exactly what it advertises.
+        slash = "/" if self.trailing_slash else ""
+
+        def refused(received: Received, module: str, object_id: str | None) -> JSONResponse | None:
+            """The answer of a push this platform refuses on purpose, if it does (recorded
+            on ``received``)."""
+            refusal = state.refusal(module, received.method, object_id)
+            if refusal is None:
+                return None
+            received.http_status, received.status_code = refusal.http_status, refusal.status_code
+            return _reply(None, refusal.status_code, refusal.http_status, refusal.message)
 
         @app.get("/ocpi/versions")
         async def versions(request: Request) -> JSONResponse:
@@ -365,6 +423,7 @@ class HubSimulator:
                     for module in RECEIVER_MODULES
                 ]
             )
+            endpoints = [e | {"url": e["url"] + slash} for e in endpoints]
             if self.version == "2.1.1":
                 # No roles in 2.1.1 (and commands results go to the response_url).
                 endpoints = [
@@ -374,7 +433,7 @@ class HubSimulator:
                 ]
             return _reply({"version": self.version, "endpoints": endpoints})
 
-        @app.post(f"/ocpi/{self.version}/credentials")
+        @app.post(f"/ocpi/{self.version}/credentials{slash}")
         async def credentials(request: Request) -> JSONResponse:
             token = _token_from(request.headers.get("Authorization"), self.version)
             if token not in state.tokens_a:
@@ -387,7 +446,7 @@ class HubSimulator:
             state.token_from_cpo = secrets.token_hex(16)
             return _reply(self.credentials(state.token_from_cpo))
 
-        @app.put(f"/ocpi/{self.version}/credentials")
+        @app.put(f"/ocpi/{self.version}/credentials{slash}")
         async def update_credentials(request: Request) -> JSONResponse:
             if not authorized(request):
                 return _reply(None, 2000, 405)
@@ -397,7 +456,7 @@ class HubSimulator:
             state.token_from_cpo = secrets.token_hex(16)
             return _reply(self.credentials(state.token_from_cpo))
 
-        @app.delete(f"/ocpi/{self.version}/credentials")
+        @app.delete(f"/ocpi/{self.version}/credentials{slash}")
         async def delete_credentials(request: Request) -> JSONResponse:
             if not authorized(request):
                 return _reply(None, 2000, 405)
@@ -421,13 +480,17 @@ class HubSimulator:
             info = {"allowed": state.authorizations.get(uid, "ALLOWED"), "token": state.tokens[uid]}
             return _reply(info)
 
-        @app.post(f"/ocpi/emsp/{self.version}/cdrs")
+        @app.post(f"/ocpi/emsp/{self.version}/cdrs{slash}")
         async def receive_cdr(request: Request) -> JSONResponse:
             if not authorized(request):
                 return denied()
             body = await request.json()
-            state.received.append(Received("POST", request.url.path, dict(request.headers), body))
+            received = Received("POST", request.url.path, dict(request.headers), body)
+            failure = refused(received, "cdrs", body.get("id"))
+            state.received.append(received)
             self._changed.set()
+            if failure is not None:
+                return failure
             state.cdrs.append(body)
             response = _reply()
             response.headers["Location"] = f"{self.base_url}/emsp/{self.version}/cdrs/{body['id']}"
@@ -442,15 +505,19 @@ class HubSimulator:
                 return denied()
             raw = await request.body()
             body = json.loads(raw) if raw else None
-            state.received.append(
-                Received(request.method, request.url.path, dict(request.headers), body)
-            )
-            self._changed.set()
-            if state.fail_next_pushes > 0:
+            received = Received(request.method, request.url.path, dict(request.headers), body)
+            parts = rest.split("/")
+            failure = refused(received, module, parts[2] if len(parts) > 2 else None)
+            if failure is None and state.fail_next_pushes > 0:
                 state.fail_next_pushes -= 1
-                return _reply(None, 3000, 500)
+                received.http_status, received.status_code = 500, 3000
+                failure = _reply(None, 3000, 500)
+            state.received.append(received)
+            self._changed.set()
+            if failure is not None:
+                return failure
             if module == "locations":
-                self._apply_location(request.method, rest.split("/"), body or {})
+                self._apply_location(request.method, parts, body or {})
             elif module == "commands":
                 state.command_results[rest.rsplit("/", 1)[-1]] = body or {}
             elif module == "sessions":
@@ -465,7 +532,7 @@ class HubSimulator:
                     )
                 session.update(changes)
             elif module == "tariffs":
-                self._apply_tariff(request.method, rest.split("/"), body)
+                self._apply_tariff(request.method, parts, body)
             return _reply()
 
         return app

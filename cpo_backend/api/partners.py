@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from cpo_backend.api.roaming import Roaming
 from cpo_backend.domain.partners import (
     OutboxEntry,
+    OutboxEntryConflict,
     OutboxEntryNotFound,
     Partner,
     PartnerNotFound,
@@ -89,11 +90,12 @@ async def get_partner(roaming: Roaming, partner_id: int) -> Partner:
 async def list_outbox(
     roaming: Roaming,
     partner_id: int | None = None,
-    state: Literal["pending", "delivered", "dropped"] | None = None,
+    state: Literal["pending", "delivered", "dropped", "superseded", "dead"] | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[OutboxEntry]:
-    """Pushes owed to partners (``state=pending``: with attempts and the last error)."""
+    """Pushes owed to partners (``state=pending``: with attempts and the last error;
+    ``state=dead``: the pushes a partner rejected permanently, with its answer)."""
     return await roaming.partners.outbox(
         partner_id=partner_id, state=state, offset=offset, limit=limit
     )
@@ -110,8 +112,23 @@ async def get_outbox_entry(roaming: Roaming, entry_id: int) -> OutboxEntry:
 
 @router.post("/outbox/{entry_id}/retry")
 async def retry_outbox_entry(roaming: Roaming, entry_id: int) -> OutboxEntry:
-    """Try a pending push again now instead of after its backoff."""
+    """Try a pending push again now instead of after its backoff, or a dead letter again
+    (in its place in its object's queue; 409 if a later push of the object was delivered
+    since, which it would overwrite)."""
+    return await _acting(roaming.partners.retry_now(entry_id))
+
+
+@router.post("/outbox/{entry_id}/drop")
+async def drop_outbox_entry(roaming: Roaming, entry_id: int) -> OutboxEntry:
+    """Give up a pending push or a dead letter."""
+    return await _acting(roaming.partners.drop(entry_id))
+
+
+async def _acting(call: Awaitable[OutboxEntry]) -> OutboxEntry:
+    """An operator's action on an outbox entry, its refusals as HTTP errors."""
     try:
-        return await roaming.partners.retry_now(entry_id)
+        return await call
     except OutboxEntryNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no pending outbox entry") from None
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "outbox entry not found") from None
+    except OutboxEntryConflict as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -64,6 +65,9 @@ class StationRow(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     connected_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
+    # ``last_seen_at`` when the current connection opened: the last sign of life before
+    # it, which is how long a transaction a reboot ended ran at least.
+    previous_seen_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -109,7 +113,18 @@ class TransactionRow(Base):
     __tablename__ = "transactions"
     __table_args__ = (
         Index(None, "station_id", "evse_id", "status"),
-        Index(None, "station_id", "charger_transaction_id"),
+        # One transaction per charger's name for it, so that a start replayed on two
+        # nodes at once cannot open it twice. Orphans (a stop for a transaction never
+        # seen start) stand outside: a 1.6 orphan keeps the charger's number, which may
+        # later be the id we hand out to a new transaction.
+        Index(
+            "uq_transactions_station_charger_transaction",
+            "station_id",
+            "charger_transaction_id",
+            unique=True,
+            sqlite_where=text("status <> 'orphan'"),
+            postgresql_where=text("status <> 'orphan'"),
+        ),
         Index(None, "started_at"),
     )
 
@@ -144,8 +159,40 @@ class MeterValueRow(Base):
     """One sampled value, normalised (``value``/``unit``) with what the charger sent kept."""
 
     __tablename__ = "meter_values"
-    # One index only: every row costs an insert per index, and rows are read per transaction.
-    __table_args__ = (Index(None, "transaction_id", "sampled_at"),)
+    # The identity of a sample (what it measured, where, when, and the value as sent): a
+    # charger that resends a message (after a lost answer, a reconnect, or an Ended
+    # repeating its Started's Transaction.Begin sample) resends the same samples, and the
+    # insert skips them; two different readings of one instant are both kept. It also
+    # serves the reads by transaction, so every row still costs one index only; the rare
+    # samples of no transaction have a small index of their own.
+    __table_args__ = (
+        Index(
+            "uq_meter_values_sample",
+            "transaction_id",
+            "sampled_at",
+            "measurand",
+            text("coalesce(phase, '')"),
+            "location",
+            "context",
+            "raw_value",
+            unique=True,
+        ),
+        Index(
+            "uq_meter_values_sample_without_transaction",
+            "station_id",
+            "evse_id",
+            "connector_id",
+            "sampled_at",
+            "measurand",
+            text("coalesce(phase, '')"),
+            "location",
+            "context",
+            "raw_value",
+            unique=True,
+            sqlite_where=text("transaction_id IS NULL"),
+            postgresql_where=text("transaction_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     station_id: Mapped[str] = mapped_column(String(64))
@@ -207,7 +254,16 @@ class TransactionEventRow(Base):
 
     __tablename__ = "transaction_events"
     __table_args__ = (
-        UniqueConstraint("station_id", "charger_transaction_id", "seq_no"),
+        # An event's identity is its number *and* what it is: some chargers reuse a
+        # seqNo for different events (every event numbered 0), which must be kept.
+        UniqueConstraint(
+            "station_id",
+            "charger_transaction_id",
+            "seq_no",
+            "event_type",
+            "timestamp",
+            name="uq_transaction_events_identity",
+        ),
         Index(None, "transaction_id"),
     )
 
@@ -232,6 +288,21 @@ class TransactionEventRow(Base):
     # The charger's time of the event (kept as sent, also after offline operation).
     timestamp: Mapped[datetime]
     received_at: Mapped[datetime]
+
+
+class RemoteStartRow(Base):
+    """The token of each remote start we sent, by the id the charger echoes.
+
+    Some 2.0.1 chargers start a remotely started transaction with ``remoteStartId`` and
+    no idToken: the token we sent is then the driver's, or the session is never billed.
+    """
+
+    __tablename__ = "remote_starts"
+
+    station_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    remote_start_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
 
 
 class DeviceModelVariableRow(Base):

@@ -241,7 +241,8 @@ class OutboxRow(Base):
     """One request owed to a partner, written in the transaction of the change it reports.
 
     Rows of one ``object_key`` are delivered strictly in ``id`` order; a failed row is
-    retried with backoff and holds back the later rows of its object only.
+    retried with backoff and holds back the later rows of its object only, until the
+    partner has rejected it permanently ``outbox_dead_letter_attempts`` times (``dead``).
     """
 
     __tablename__ = "ocpi_outbox"
@@ -261,10 +262,17 @@ class OutboxRow(Base):
     # eMSP behind a hub that owns the session or CDR.
     to_country_code: Mapped[str | None] = mapped_column(String(2))
     to_party_id: Mapped[str | None] = mapped_column(String(3))
-    # pending | delivered | dropped
+    # pending | delivered | dropped | superseded (a later PUT of the object replaced it
+    # before it was sent) | dead (rejected permanently; waits for the operator)
     state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Attempts the partner rejected permanently (counted apart from transient failures:
+    # a partner that was down for an hour and then refuses once is not dead yet).
+    rejections: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The partner's answer to the last attempt (None: no answer, or nothing was sent).
+    last_http_status: Mapped[int | None] = mapped_column(Integer)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]

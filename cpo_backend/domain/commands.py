@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -292,6 +292,14 @@ class CommandService:
         self.result_listeners: list[ResultListener] = []
 
     async def execute(self, station_id: str, command: Command) -> CommandResult:
+        if isinstance(command, RemoteStart):
+            # Numbered here, not by the protocol adapter, so that the token can be found
+            # again when the charger's start names only this number (OCPP 2.0.1).
+            remote_start_id = command.remote_start_id or next_request_id()
+            command = replace(command, remote_start_id=remote_start_id)
+            await self._transactions.expect_remote_start(
+                station_id, remote_start_id, command.id_token
+            )
         result = await self._transport.send(station_id, command)
         for listener in self.result_listeners:
             await listener(station_id, command, result)

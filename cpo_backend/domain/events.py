@@ -103,6 +103,15 @@ class TransactionCorrected(DomainEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionReopened(DomainEvent):
+    """A transaction we had reconciled at a boot is running after all: the charger went
+    on reporting it (a reconnect it announced with a BootNotification, not a reboot).
+    Its end is unknown again; the charger's stop will bring it."""
+
+    transaction_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class LocationChanged(DomainEvent):
     """The operator changed a Location or its EVSEs; ``station_id`` is empty."""
 

@@ -9,10 +9,11 @@ the operator API start a registration without knowing OCPI.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables_ocpi import OutboxRow, PartnerRow
@@ -65,6 +66,20 @@ class OutboxEntryNotFound(Exception):
     pass
 
 
+class OutboxEntryConflict(Exception):
+    """The row is not in a state the operator's action applies to; the message says why."""
+
+
+# The outbox states the operator may act on, and the methods that change an object at
+# the partner (a POST creates an object of its own: a CDR, a CommandResult).
+_PENDING, _DEAD = "pending", "dead"
+_CHANGING = ("PUT", "PATCH", "DELETE")
+
+
+def _wrong_state(entry_id: int, state: str, action: str) -> str:
+    return f"outbox entry {entry_id} is {state}: only pending or dead entries can be {action}"
+
+
 class OutboxEntry(Record):
     """One push owed to (or delivered to, or dropped for) a partner: the operator's view
     of the outbox, to see what a partner is missing and why."""
@@ -79,8 +94,14 @@ class OutboxEntry(Record):
     to_party_id: str | None
     state: str
     attempts: int
+    # Attempts the partner rejected permanently (a dead letter has reached the limit).
+    rejections: int
     next_attempt_at: UtcTimestamp
     last_error: str | None
+    # The partner's answer to the last attempt: HTTP status and OCPI status_code (its
+    # status_message is in last_error); None when there was no answer.
+    last_http_status: int | None
+    last_status_code: int | None
     created_at: UtcTimestamp
     delivered_at: UtcTimestamp | None
     body: dict[str, Any] | None = None
@@ -217,18 +238,88 @@ class PartnerService:
         return OutboxEntry.model_validate(row)
 
     async def retry_now(self, entry_id: int) -> OutboxEntry:
-        """Make a pending row due at once (the partner is fixed: skip the backoff)."""
+        """Make a pending row due at once (the partner is fixed: skip the backoff), or a
+        dead letter pending again, due at once, with a fresh allowance of rejections.
 
-        async def op(tx: WriteTx) -> int:
-            result = await tx.execute(
+        The dead letter keeps its place in its object's queue (its id), so it goes before
+        the object's later pending rows. If a later PUT, PATCH or DELETE of the same object
+        (partner, object key, module) was delivered meanwhile, sending the old one now
+        would overwrite newer state at the partner: that is refused (conflict); the
+        operator drops it instead, and the next change of the object carries the current
+        state. A POST (a CDR, a CommandResult) creates an object of its own and can always
+        be retried.
+        """
+        await self.outbox_entry(entry_id)  # rows are never deleted: it exists below too
+
+        async def op(tx: WriteTx) -> str | None:
+            row = (await tx.execute(select(OutboxRow).where(OutboxRow.id == entry_id))).one()
+            if row.state == _PENDING:
+                await tx.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == entry_id)
+                    .values(next_attempt_at=utc_now())
+                )
+                return None
+            if row.state != _DEAD:
+                return _wrong_state(entry_id, row.state, "retried")
+            newer = None
+            if row.method in _CHANGING:
+                newer = (
+                    await tx.execute(
+                        select(func.min(OutboxRow.id)).where(
+                            OutboxRow.partner_id == row.partner_id,
+                            OutboxRow.object_key == row.object_key,
+                            OutboxRow.module == row.module,
+                            OutboxRow.method.in_(_CHANGING),
+                            OutboxRow.state == "delivered",
+                            OutboxRow.id > entry_id,
+                        )
+                    )
+                ).scalar()
+            if newer is not None:
+                return (
+                    f"outbox entry {newer}, a later {row.module} push of {row.object_key}, was"
+                    f" delivered since: sending entry {entry_id} now would overwrite it at the"
+                    " partner; drop it, the object's next change carries its current state"
+                )
+            await tx.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id == entry_id, OutboxRow.state == "pending")
-                .values(next_attempt_at=utc_now())
+                .where(OutboxRow.id == entry_id)
+                .values(state=_PENDING, rejections=0, next_attempt_at=utc_now())
             )
-            return result.rowcount
+            return None
 
-        if await self._db.write(op) == 0:
-            raise OutboxEntryNotFound(entry_id)
+        return await self._act_on_entry(entry_id, op)
+
+    async def drop(self, entry_id: int) -> OutboxEntry:
+        """Give up a pending row or a dead letter: it is never sent (again). A row whose
+        attempt is under way at that moment ends as the partner's answer says (delivered
+        if it took it)."""
+        await self.outbox_entry(entry_id)
+
+        async def op(tx: WriteTx) -> str | None:
+            state = (
+                await tx.execute(select(OutboxRow.state).where(OutboxRow.id == entry_id))
+            ).scalar_one()
+            if state not in (_PENDING, _DEAD):
+                return _wrong_state(entry_id, state, "dropped")
+            await tx.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == entry_id)
+                .values(state="dropped")  # last_error keeps the partner's answer
+            )
+            return None
+
+        return await self._act_on_entry(entry_id, op)
+
+    async def _act_on_entry(
+        self, entry_id: int, op: Callable[[WriteTx], Awaitable[str | None]]
+    ) -> OutboxEntry:
+        """Run an operator's action on one row (its checks and change in one write: the
+        worker cannot change the row in between); a refusal is a conflict."""
+        refusal = await self._db.write(op)
+        if refusal is not None:
+            raise OutboxEntryConflict(refusal)
         return await self.outbox_entry(entry_id)
 
     async def update(self, partner_id: int, **values: Any) -> Partner:

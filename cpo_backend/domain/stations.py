@@ -264,7 +264,13 @@ class StationService:
             await tx.execute(
                 update(StationRow)
                 .where(StationRow.id == station_id)
-                .values(online=True, protocol=protocol, connected_at=now, last_seen_at=now)
+                .values(
+                    online=True,
+                    protocol=protocol,
+                    connected_at=now,
+                    previous_seen_at=StationRow.last_seen_at,
+                    last_seen_at=now,
+                )
             )
             tx.emit(StationConnected(station_id, now, protocol))
 

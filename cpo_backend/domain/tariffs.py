@@ -3,10 +3,16 @@
 Validation is the pricing engine's (:func:`cpo_backend.pricing.parse_tariff`), so a
 tariff that can be stored can also price a session. Deleting keeps the row, flagged:
 sessions that started under a tariff are priced with it even after it is withdrawn.
+
+A tariff is stored as the operator wrote it and published with a price text (EU AFIR) in
+every configured language the operator wrote none in (:func:`as_tariff`). The text is
+made when the tariff is read for publishing, never stored: it cannot go stale when the
+prices change, and the operator API shows the operator's own fields only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +24,13 @@ from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.events import TariffChanged
 from cpo_backend.domain.paging import fetch_page, updated_window
 from cpo_backend.domain.time import format_utc, utc_now
-from cpo_backend.pricing import Tariff, parse_tariff, render_tariff
+from cpo_backend.pricing import (
+    DEFAULT_ALT_TEXT_LANGUAGES,
+    Tariff,
+    parse_tariff,
+    render_tariff,
+    with_afir_alt_text,
+)
 
 # The fields of a Tariff that are ours to set, not the operator's.
 OWNED_FIELDS = ("country_code", "party_id", "id", "last_updated")
@@ -30,8 +42,8 @@ class TariffNotFound(Exception):
     pass
 
 
-def as_tariff(row: Any, country_code: str, party_id: str) -> Tariff:
-    """A stored row as the pricing model, with our identity filled in."""
+def stored_tariff(row: Any, country_code: str, party_id: str) -> Tariff:
+    """A stored row as the pricing model, as the operator wrote it, our identity filled in."""
     data = dict(row.details)
     data.update(
         country_code=country_code,
@@ -42,6 +54,20 @@ def as_tariff(row: Any, country_code: str, party_id: str) -> Tariff:
     return parse_tariff(data)
 
 
+def as_tariff(
+    row: Any,
+    country_code: str,
+    party_id: str,
+    *,
+    alt_text_languages: Sequence[str] = DEFAULT_ALT_TEXT_LANGUAGES,
+) -> Tariff:
+    """A stored row as it is published to partners: the GET lists, the pushes and the
+    tariff a Session and its CDR carry all come from here, so each carries a price text
+    (``tariff_alt_text``) in every one of ``alt_text_languages``, the operator's own text
+    where there is one."""
+    return with_afir_alt_text(stored_tariff(row, country_code, party_id), alt_text_languages)
+
+
 class TariffService:
     def __init__(self, db: Database, country_code: str, party_id: str) -> None:
         self._db = db
@@ -50,8 +76,13 @@ class TariffService:
         self._country_code = country_code
         self._party_id = party_id
 
-    def _tariff(self, row: Any) -> Tariff:
-        return as_tariff(row, self._country_code, self._party_id)
+    def _tariff(self, row: Any, alt_text_languages: Sequence[str] | None = None) -> Tariff:
+        """As the operator wrote it, or, given languages, as published (:func:`as_tariff`)."""
+        if alt_text_languages is None:
+            return stored_tariff(row, self._country_code, self._party_id)
+        return as_tariff(
+            row, self._country_code, self._party_id, alt_text_languages=alt_text_languages
+        )
 
     async def put(self, tariff_id: str, data: dict[str, Any]) -> Tariff:
         """Create or replace; raises ``InvalidTariffError`` naming the bad field."""
@@ -120,19 +151,26 @@ class TariffService:
         limit: int = 100,
         updated_from: datetime | None = None,
         updated_to: datetime | None = None,
+        alt_text_languages: Sequence[str] | None = None,
     ) -> tuple[list[Tariff], int]:
-        """Live tariffs, one page in creation order, and how many match in all."""
+        """Live tariffs, one page in creation order, and how many match in all; as
+        published when ``alt_text_languages`` are given."""
         async with self._db.read() as conn:
             rows, total = await fetch_page(
                 conn, self._live(updated_from, updated_to), _ORDER, offset, limit
             )
-        return [self._tariff(row) for row in rows], total
+        return [self._tariff(row, alt_text_languages) for row in rows], total
 
     async def listed(
-        self, *, updated_from: datetime | None = None, updated_to: datetime | None = None
+        self,
+        *,
+        updated_from: datetime | None = None,
+        updated_to: datetime | None = None,
+        alt_text_languages: Sequence[str] | None = None,
     ) -> list[Tariff]:
         """Every live tariff in creation order: what a version that can express only some
         of them filters before it pages (whether 2.1.1 can express a tariff is a question
-        for the pricing engine, not SQL, and a page cut first would come back short)."""
+        for the pricing engine, not SQL, and a page cut first would come back short); as
+        published when ``alt_text_languages`` are given."""
         query = self._live(updated_from, updated_to).order_by(*_ORDER)
-        return [self._tariff(row) for row in await self._db.fetch_all(query)]
+        return [self._tariff(row, alt_text_languages) for row in await self._db.fetch_all(query)]

@@ -9,7 +9,10 @@ chargers get the same guarantees:
 - a stop for a transaction we do not know is answered normally and kept as an *orphan*;
 - a stop for a transaction we closed ourselves (reconciled at boot, superseded, force
   closed) still records the charger's real values;
-- meter values that arrive after a stop are kept and flagged ``after_stop``.
+- meter values that arrive after a stop are kept and flagged ``after_stop``; a
+  transaction reconciled at a boot that the charger goes on reporting is reopened;
+- a sample or a start the charger sends twice is stored once (unique keys, insert or
+  ignore), also when the resend comes after a crash or through another node.
 """
 
 from __future__ import annotations
@@ -20,11 +23,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, or_, select, update
 
 from cpo_backend.db.bulk import BulkInsert
 from cpo_backend.db.database import Database
-from cpo_backend.db.tables import MeterValueRow, TransactionEventRow, TransactionRow
+from cpo_backend.db.tables import (
+    MeterValueRow,
+    RemoteStartRow,
+    StationRow,
+    TransactionEventRow,
+    TransactionRow,
+)
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.events import (
     DomainEvent,
@@ -33,6 +42,7 @@ from cpo_backend.domain.events import (
     TransactionCorrected,
     TransactionEnded,
     TransactionMetered,
+    TransactionReopened,
     TransactionStarted,
 )
 from cpo_backend.domain.meter import SampledValue, energy_register
@@ -71,6 +81,8 @@ _insert_meter_value = BulkInsert(
         "value_format",
         "after_stop",
     ],
+    # A sample already stored (the identity of uq_meter_values_sample) is a resend.
+    skip_duplicates=True,
 )
 _advance_meter = (
     update(TransactionRow)
@@ -141,6 +153,14 @@ class TransactionFilter:
 
 
 class TransactionService:
+    """The transaction rules; see the module text.
+
+    The 1.6 messages have a method that runs each in a write of its own (``start``,
+    ``meter_values``, ``stop``); the same rules run inside a write the caller holds
+    (``open``, ``store_samples``, ``close``, ``learn``, ``reopen``): an OCPP 2.0.1
+    TransactionEvent applies several of them and its journal row in one commit.
+    """
+
     def __init__(self, db: Database, tokens: TokenService, events: EventBus) -> None:
         self._db = db
         self._tokens = tokens
@@ -150,9 +170,10 @@ class TransactionService:
         self._active_keys: dict[int, tuple[str, str]] = {}
         events.subscribe(self._forget_ended)
 
-    def _remember_active(
+    def remember_active(
         self, station_id: str, charger_transaction_id: str, transaction_id: int
     ) -> None:
+        """Cache an active transaction (after the commit that made or kept it active)."""
         key = (station_id, charger_transaction_id)
         self._active[key] = transaction_id
         self._active_keys[transaction_id] = key
@@ -170,87 +191,104 @@ class TransactionService:
             request.id_token, station_id=request.station_id, evse_id=request.evse_id
         )
         now = utc_now()
-
-        async def op(tx: WriteTx) -> StartResult:
-            same_start = select(TransactionRow.id, TransactionRow.charger_transaction_id).where(
-                TransactionRow.station_id == request.station_id
+        result = await self._db.write(lambda tx: self.open(tx, request, info, now))
+        if not result.replayed:
+            # A replay may name a transaction that has ended since: never cache that.
+            self.remember_active(
+                request.station_id, result.charger_transaction_id, result.transaction_id
             )
-            if request.charger_transaction_id is not None:
-                # The charger names its transactions (2.0.1): the name identifies a replay.
-                same_start = same_start.where(
-                    TransactionRow.charger_transaction_id == request.charger_transaction_id
-                )
-            else:
-                same_start = (
-                    same_start.where(TransactionRow.evse_id == request.evse_id)
-                    .where(TransactionRow.connector_id == request.connector_id)
-                    .where(TransactionRow.started_at == request.started_at)
-                    .where(_matches(TransactionRow.meter_start_wh, request.meter_start_wh))
-                    .where(_matches(TransactionRow.id_token, request.id_token))
-                )
-            replay = (await tx.execute(same_start)).first()
-            if replay is not None:
-                return StartResult(replay.id, replay.charger_transaction_id, info, True)
-            await self._supersede_active(tx, request, now)
-            inserted = await tx.execute(
-                insert(TransactionRow)
-                .values(
-                    station_id=request.station_id,
-                    evse_id=request.evse_id,
-                    connector_id=request.connector_id,
-                    charger_transaction_id=request.charger_transaction_id,
-                    status=TransactionStatus.ACTIVE.value,
-                    id_token=request.id_token,
-                    reservation_id=request.reservation_id,
-                    meter_start_wh=request.meter_start_wh,
-                    started_at=request.started_at,
-                    start_received_at=now,
-                    last_meter_wh=request.meter_start_wh,
-                    last_meter_at=request.started_at,
-                )
-                .returning(TransactionRow.id)
-            )
-            transaction_id: int = inserted.scalar_one()
-            charger_id = request.charger_transaction_id or str(transaction_id)
-            if request.charger_transaction_id is None:
-                await tx.execute(
-                    update(TransactionRow)
-                    .where(TransactionRow.id == transaction_id)
-                    .values(charger_transaction_id=charger_id)
-                )
-            tx.emit(
-                TransactionStarted(
-                    request.station_id,
-                    now,
-                    transaction_id,
-                    request.evse_id,
-                    request.connector_id,
-                    request.id_token,
-                )
-            )
-            return StartResult(transaction_id, charger_id, info, False)
-
-        result = await self._db.write(op)
-        self._remember_active(
-            request.station_id, result.charger_transaction_id, result.transaction_id
-        )
         return result
+
+    async def open(
+        self, tx: WriteTx, request: StartRequest, info: IdTokenInfo, now: datetime
+    ) -> StartResult:
+        """Start a transaction in ``tx``, or find the one this start (a replay) made."""
+        same_start = select(TransactionRow.id, TransactionRow.charger_transaction_id).where(
+            TransactionRow.station_id == request.station_id,
+            TransactionRow.status != TransactionStatus.ORPHAN.value,
+        )
+        if request.charger_transaction_id is not None:
+            # The charger names its transactions (2.0.1): the name identifies a replay.
+            same_start = same_start.where(
+                TransactionRow.charger_transaction_id == request.charger_transaction_id
+            )
+        else:
+            same_start = (
+                same_start.where(TransactionRow.evse_id == request.evse_id)
+                .where(TransactionRow.connector_id == request.connector_id)
+                .where(TransactionRow.started_at == request.started_at)
+                .where(_matches(TransactionRow.meter_start_wh, request.meter_start_wh))
+                .where(_matches(TransactionRow.id_token, request.id_token))
+            )
+        replay = (await tx.execute(same_start)).first()
+        if replay is not None:
+            return StartResult(replay.id, replay.charger_transaction_id, info, True)
+        await self._supersede_active(tx, request, now)
+        inserted = await tx.execute(
+            insert(TransactionRow)
+            .values(
+                station_id=request.station_id,
+                evse_id=request.evse_id,
+                connector_id=request.connector_id,
+                charger_transaction_id=request.charger_transaction_id,
+                status=TransactionStatus.ACTIVE.value,
+                id_token=request.id_token,
+                reservation_id=request.reservation_id,
+                meter_start_wh=request.meter_start_wh,
+                started_at=request.started_at,
+                start_received_at=now,
+                last_meter_wh=request.meter_start_wh,
+                last_meter_at=request.started_at,
+            )
+            .returning(TransactionRow.id)
+        )
+        transaction_id: int = inserted.scalar_one()
+        charger_id = request.charger_transaction_id or str(transaction_id)
+        if request.charger_transaction_id is None:
+            await tx.execute(
+                update(TransactionRow)
+                .where(TransactionRow.id == transaction_id)
+                .values(charger_transaction_id=charger_id)
+            )
+        tx.emit(
+            TransactionStarted(
+                request.station_id,
+                now,
+                transaction_id,
+                request.evse_id,
+                request.connector_id,
+                request.id_token,
+            )
+        )
+        return StartResult(transaction_id, charger_id, info, False)
 
     async def reconcile_after_boot(
         self, station_id: str, only: Collection[int] | None = None
     ) -> None:
         """Close what a reboot ended: a station that boots runs no transaction any more.
 
-        They are closed as *reconciled* with the last meter reading we have. If the
-        charger later delivers its queued stop, the real values replace ours. ``only``
-        limits this to some of our transaction ids (those the charger says are over).
+        They are closed as *reconciled* with the last meter reading we have, at the
+        latest sign that they were running: their last meter sample, or the station's
+        last message before this connection, whichever is later (never before the start,
+        never after now). If the charger later delivers its queued stop, the real values
+        replace ours; if it goes on reporting the transaction, it is reopened
+        (:meth:`reopen`). ``only`` limits this to some of our transaction ids (those the
+        charger says are over).
         """
         now = utc_now()
 
         async def op(tx: WriteTx) -> None:
+            seen = (
+                await tx.execute(
+                    select(StationRow.previous_seen_at).where(StationRow.id == station_id)
+                )
+            ).scalar_one_or_none()
             query = (
                 select(
-                    TransactionRow.id, TransactionRow.last_meter_wh, TransactionRow.last_meter_at
+                    TransactionRow.id,
+                    TransactionRow.last_meter_wh,
+                    TransactionRow.last_meter_at,
+                    TransactionRow.started_at,
                 )
                 .where(TransactionRow.station_id == station_id)
                 .where(TransactionRow.status == TransactionStatus.ACTIVE.value)
@@ -259,6 +297,10 @@ class TransactionService:
                 query = query.where(TransactionRow.id.in_(list(only)))
             active = await tx.execute(query)
             for transaction in active.all():
+                evidence = [
+                    t for t in (transaction.last_meter_at, transaction.started_at, seen) if t
+                ]
+                ended = min(max(evidence, default=now), now)
                 await tx.execute(
                     update(TransactionRow)
                     .where(TransactionRow.id == transaction.id)
@@ -267,13 +309,42 @@ class TransactionService:
                         closed_by=ClosedBy.RECONCILED.value,
                         close_note="the station rebooted while the transaction was active",
                         meter_stop_wh=transaction.last_meter_wh,
-                        stopped_at=transaction.last_meter_at or now,
+                        stopped_at=ended,
                         stop_received_at=now,
                     )
                 )
                 tx.emit(TransactionEnded(station_id, now, transaction.id, ClosedBy.RECONCILED))
 
         await self._db.write(op)
+
+    async def reopen(self, tx: WriteTx, transaction: Transaction, now: datetime) -> bool:
+        """Make a transaction reconciled at a boot active again: the charger reports it
+        after the boot, so the boot did not end it. False when it was not ours to
+        reopen (the charger stopped it meanwhile, or it was not reconciled)."""
+        changed = await tx.execute(
+            update(TransactionRow)
+            .where(
+                TransactionRow.id == transaction.id,
+                TransactionRow.status == TransactionStatus.COMPLETED.value,
+                TransactionRow.closed_by == ClosedBy.RECONCILED.value,
+                TransactionRow.stop_reason.is_(None),
+            )
+            .values(
+                status=TransactionStatus.ACTIVE.value,
+                closed_by=None,
+                close_note=(
+                    f"{transaction.close_note or ''}; reopened at {now.isoformat()}: "
+                    "the charger went on reporting it"
+                ),
+                meter_stop_wh=None,
+                stopped_at=None,
+                stop_received_at=None,
+            )
+        )
+        if not changed.rowcount:
+            return False
+        tx.emit(TransactionReopened(transaction.station_id, now, transaction.id))
+        return True
 
     async def _supersede_active(self, tx: WriteTx, request: StartRequest, now: datetime) -> None:
         active = await tx.execute(
@@ -308,110 +379,148 @@ class TransactionService:
         charger_transaction_id: str | None,
         samples: Sequence[SampledValue],
     ) -> None:
-        """Store samples; the charger's transaction id is resolved to ours when known."""
-        transaction_id, after_stop = await self._resolve(station_id, charger_transaction_id)
+        """Store samples; the charger's transaction id is resolved to ours when known.
+
+        Samples already stored (a resend) are skipped by their identity. Samples taken
+        after we reconciled their transaction at a boot reopen it.
+        """
+        transaction_id, transaction = await self._resolve(station_id, charger_transaction_id)
         now = utc_now()
-        rows = [
-            _meter_row(station_id, evse_id, connector_id, transaction_id, sample, now, after_stop)
-            for sample in samples
-        ]
-        register = energy_register(samples)
+        survived = transaction is not None and survived_boot(
+            transaction, max((sample.sampled_at for sample in samples), default=None)
+        )
 
-        async def op(tx: WriteTx) -> None:
-            tx.insert_later(_insert_meter_value, rows)
-            if (
-                transaction_id is not None
-                and not after_stop
-                and register is not None
-                and register.value is not None
-            ):
-                tx.defer(
-                    _advance_meter,
-                    {"b_id": transaction_id, "b_wh": register.value, "b_at": register.sampled_at},
+        async def op(tx: WriteTx) -> bool:
+            after_stop = transaction is not None
+            if survived and transaction is not None:
+                after_stop = not await self.reopen(tx, transaction, now)
+            self.store_samples(
+                tx, station_id, evse_id, connector_id, transaction_id, after_stop, samples, now
+            )
+            return not after_stop
+
+        active = await self._db.write(op)
+        if survived and active and transaction_id is not None and charger_transaction_id:
+            self.remember_active(station_id, charger_transaction_id, transaction_id)
+
+    def store_samples(
+        self,
+        tx: WriteTx,
+        station_id: str,
+        evse_id: int,
+        connector_id: int,
+        transaction_id: int | None,
+        after_stop: bool,
+        samples: Sequence[SampledValue],
+        now: datetime,
+    ) -> None:
+        """Queue ``samples`` in ``tx``; the register among them advances the transaction."""
+        tx.insert_later(
+            _insert_meter_value,
+            [
+                _meter_row(
+                    station_id, evse_id, connector_id, transaction_id, sample, now, after_stop
                 )
-                tx.emit(TransactionMetered(station_id, now, transaction_id, register.value))
-
-        await self._db.write(op)
+                for sample in samples
+            ],
+        )
+        register = energy_register(samples)
+        if (
+            transaction_id is not None
+            and not after_stop
+            and register is not None
+            and register.value is not None
+        ):
+            tx.defer(
+                _advance_meter,
+                {"b_id": transaction_id, "b_wh": register.value, "b_at": register.sampled_at},
+            )
+            tx.emit(TransactionMetered(station_id, now, transaction_id, register.value))
 
     async def _resolve(
         self, station_id: str, charger_transaction_id: str | None
-    ) -> tuple[int | None, bool]:
-        """Our id for the charger's, and whether that transaction has already ended."""
+    ) -> tuple[int | None, Transaction | None]:
+        """Our id for the charger's, and the transaction when it is no longer active."""
         if charger_transaction_id is None:
-            return None, False
+            return None, None
         cached = self._active.get((station_id, charger_transaction_id))
         if cached is not None:
-            return cached, False
+            return cached, None
         transaction = await self.find_by_charger_id(station_id, charger_transaction_id)
         if transaction is None:
-            return None, False
+            return None, None
         if transaction.status == TransactionStatus.ACTIVE:
-            self._remember_active(station_id, charger_transaction_id, transaction.id)
-            return transaction.id, False
-        return transaction.id, True
+            self.remember_active(station_id, charger_transaction_id, transaction.id)
+            return transaction.id, None
+        return transaction.id, transaction
 
     async def stop(self, request: StopRequest) -> IdTokenInfo | None:
         info = request.id_token_info
         if info is None and request.id_token:
             info = await self._tokens.authorize(request.id_token, station_id=request.station_id)
         now = utc_now()
-        reason = request.reason or DEFAULT_STOP_REASON
-
-        async def op(tx: WriteTx) -> None:
-            found = (
-                await tx.execute(
-                    select(TransactionRow)
-                    .where(TransactionRow.station_id == request.station_id)
-                    .where(TransactionRow.charger_transaction_id == request.charger_transaction_id)
-                    .order_by(TransactionRow.id.desc())
-                )
-            ).first()
-            if found is None:
-                transaction_id = await self._insert_orphan(tx, request, reason, now)
-                evse_id, connector_id = 0, 0
-            elif found.stop_reason is not None or found.status == TransactionStatus.ORPHAN:
-                return  # the charger repeats a stop we already recorded
-            else:
-                transaction_id, evse_id, connector_id = found.id, found.evse_id, found.connector_id
-                note = found.close_note
-                if found.closed_by is not None:
-                    note = f"{note or ''}; the charger's stop arrived at {now.isoformat()}"
-                await tx.execute(
-                    update(TransactionRow)
-                    .where(TransactionRow.id == found.id)
-                    .values(
-                        status=TransactionStatus.COMPLETED.value,
-                        meter_stop_wh=request.meter_stop_wh,
-                        stopped_at=request.stopped_at,
-                        stop_received_at=now,
-                        stop_reason=reason,
-                        stop_id_token=request.id_token,
-                        close_note=note,
-                    )
-                )
-                if found.closed_by is None:
-                    tx.emit(TransactionEnded(request.station_id, now, found.id, None))
-                else:
-                    # We had closed it on an estimate: the charger's values replace ours.
-                    tx.emit(TransactionCorrected(request.station_id, now, found.id))
-            tx.insert_later(
-                _insert_meter_value,
-                [
-                    _meter_row(
-                        request.station_id,
-                        evse_id,
-                        connector_id,
-                        transaction_id,
-                        sample,
-                        now,
-                        False,
-                    )
-                    for sample in request.samples
-                ],
-            )
-
-        await self._db.write(op)
+        await self._db.write(lambda tx: self.close(tx, request, now))
         return info
+
+    async def close(self, tx: WriteTx, request: StopRequest, now: datetime) -> int:
+        """Record the charger's stop in ``tx``; returns our transaction id (an orphan's
+        when the transaction was never seen start)."""
+        reason = request.reason or DEFAULT_STOP_REASON
+        found = (
+            await tx.execute(
+                select(TransactionRow)
+                .where(TransactionRow.station_id == request.station_id)
+                .where(TransactionRow.charger_transaction_id == request.charger_transaction_id)
+                .order_by(TransactionRow.id.desc())
+            )
+        ).first()
+        if found is None:
+            transaction_id = await self._insert_orphan(tx, request, reason, now)
+            evse_id, connector_id = 0, 0
+        elif found.stop_reason is not None or found.status == TransactionStatus.ORPHAN:
+            replayed: int = found.id
+            return replayed  # the charger repeats a stop we already recorded
+        else:
+            transaction_id, evse_id, connector_id = found.id, found.evse_id, found.connector_id
+            note = found.close_note
+            if found.closed_by is not None:
+                note = f"{note or ''}; the charger's stop arrived at {now.isoformat()}"
+            values: dict[str, Any] = {
+                "status": TransactionStatus.COMPLETED.value,
+                "meter_stop_wh": request.meter_stop_wh,
+                "stopped_at": request.stopped_at,
+                "stop_received_at": now,
+                "stop_reason": reason,
+                "stop_id_token": request.id_token,
+                "close_note": note,
+            }
+            # The stop's own samples (1.6 transactionData, a 2.0.1 Ended's meterValue)
+            # are the newest reading too.
+            register = energy_register(request.samples)
+            if (
+                register is not None
+                and register.value is not None
+                and (found.last_meter_at is None or register.sampled_at >= found.last_meter_at)
+            ):
+                values |= {"last_meter_wh": register.value, "last_meter_at": register.sampled_at}
+            await tx.execute(
+                update(TransactionRow).where(TransactionRow.id == found.id).values(**values)
+            )
+            if found.closed_by is None:
+                tx.emit(TransactionEnded(request.station_id, now, found.id, None))
+            else:
+                # We had closed it on an estimate: the charger's values replace ours.
+                tx.emit(TransactionCorrected(request.station_id, now, found.id))
+        tx.insert_later(
+            _insert_meter_value,
+            [
+                _meter_row(
+                    request.station_id, evse_id, connector_id, transaction_id, sample, now, False
+                )
+                for sample in request.samples
+            ],
+        )
+        return transaction_id
 
     @staticmethod
     async def _insert_orphan(tx: WriteTx, request: StopRequest, reason: str, now: datetime) -> int:
@@ -435,8 +544,9 @@ class TransactionService:
         orphan_id: int = inserted.scalar_one()
         return orphan_id
 
-    async def amend(
+    async def learn(
         self,
+        tx: WriteTx,
         station_id: str,
         charger_transaction_id: str,
         *,
@@ -444,7 +554,7 @@ class TransactionService:
         id_token: str | None = None,
         charging_state: str | None = None,
     ) -> None:
-        """Add what a later message tells about a transaction (OCPP 2.0.1 events).
+        """Add what a later message tells about a transaction (OCPP 2.0.1 events), in ``tx``.
 
         Facts learnt late never overwrite known ones: ``start`` (a Started event that
         arrived after other events of its transaction) fills only the start fields still
@@ -452,50 +562,95 @@ class TransactionService:
         ``id_token`` (authorization after the cable was plugged in) is set when none is
         known. ``charging_state`` is the newest state and always replaces the old one.
         """
+        row = (
+            await tx.execute(
+                select(TransactionRow)
+                .where(TransactionRow.station_id == station_id)
+                .where(TransactionRow.charger_transaction_id == charger_transaction_id)
+                .order_by(TransactionRow.id.desc())
+            )
+        ).first()
+        if row is None:
+            return
+        values: dict[str, Any] = {}
+        if charging_state is not None:
+            values["charging_state"] = charging_state
+        if id_token is not None and row.id_token is None:
+            values["id_token"] = id_token
+        if start is not None:
+            known = {
+                "started_at": start.started_at,
+                "meter_start_wh": start.meter_start_wh,
+                "id_token": start.id_token,
+                "reservation_id": start.reservation_id,
+            }
+            values.update(
+                {name: value for name, value in known.items() if getattr(row, name) is None}
+            )
+            if row.status == TransactionStatus.ORPHAN:
+                values.update(
+                    status=TransactionStatus.COMPLETED.value,
+                    evse_id=start.evse_id,
+                    connector_id=start.connector_id,
+                    close_note=None,
+                )
+        if values:
+            await tx.execute(
+                update(TransactionRow).where(TransactionRow.id == row.id).values(**values)
+            )
+        now = utc_now()
+        if start is not None and row.status == TransactionStatus.ORPHAN:
+            # Its Ended came first (offline events out of order): the transaction starts
+            # and ends now, as far as whoever follows the log can tell.
+            token = values.get("id_token", row.id_token)
+            tx.emit(
+                TransactionStarted(
+                    station_id, now, row.id, start.evse_id, start.connector_id, token
+                )
+            )
+            tx.emit(TransactionEnded(station_id, now, row.id, None))
+            return
+        learnt = values.get("id_token")
+        if learnt is not None and row.status != TransactionStatus.ORPHAN:
+            # Cable first: the driver is known only now.
+            tx.emit(TransactionAuthorized(station_id, now, row.id, learnt))
+
+    # -- remote starts -----------------------------------------------------------------
+
+    async def expect_remote_start(
+        self, station_id: str, remote_start_id: int, id_token: str
+    ) -> None:
+        """Keep the token of a remote start we are about to send, by its id."""
+        now = utc_now()
 
         async def op(tx: WriteTx) -> None:
-            row = (
-                await tx.execute(
-                    select(TransactionRow)
-                    .where(TransactionRow.station_id == station_id)
-                    .where(TransactionRow.charger_transaction_id == charger_transaction_id)
-                    .order_by(TransactionRow.id.desc())
+            key = (RemoteStartRow.station_id == station_id) & (
+                RemoteStartRow.remote_start_id == remote_start_id
+            )
+            await tx.execute(delete(RemoteStartRow).where(key))
+            await tx.execute(
+                insert(RemoteStartRow).values(
+                    station_id=station_id,
+                    remote_start_id=remote_start_id,
+                    id_token=id_token,
+                    created_at=now,
                 )
-            ).first()
-            if row is None:
-                return
-            values: dict[str, Any] = {}
-            if charging_state is not None:
-                values["charging_state"] = charging_state
-            if id_token is not None and row.id_token is None:
-                values["id_token"] = id_token
-            if start is not None:
-                known = {
-                    "started_at": start.started_at,
-                    "meter_start_wh": start.meter_start_wh,
-                    "id_token": start.id_token,
-                    "reservation_id": start.reservation_id,
-                }
-                values.update(
-                    {name: value for name, value in known.items() if getattr(row, name) is None}
-                )
-                if row.status == TransactionStatus.ORPHAN:
-                    values.update(
-                        status=TransactionStatus.COMPLETED.value,
-                        evse_id=start.evse_id,
-                        connector_id=start.connector_id,
-                        close_note=None,
-                    )
-            if values:
-                await tx.execute(
-                    update(TransactionRow).where(TransactionRow.id == row.id).values(**values)
-                )
-            learnt = values.get("id_token")
-            if learnt is not None and row.status != TransactionStatus.ORPHAN:
-                # Cable first: the driver is known only now.
-                tx.emit(TransactionAuthorized(station_id, utc_now(), row.id, learnt))
+            )
 
         await self._db.write(op)
+
+    @staticmethod
+    async def remote_start_token(tx: WriteTx, station_id: str, remote_start_id: int) -> str | None:
+        """The token we sent with the remote start ``remote_start_id``, if we sent it."""
+        token: str | None = (
+            await tx.execute(
+                select(RemoteStartRow.id_token).where(
+                    RemoteStartRow.station_id == station_id,
+                    RemoteStartRow.remote_start_id == remote_start_id,
+                )
+            )
+        ).scalar_one_or_none()
+        return token
 
     # -- operator ----------------------------------------------------------------------
 
@@ -580,6 +735,19 @@ class TransactionService:
             statement = statement.where(TransactionRow.started_at < query.started_to)
         statement = statement.offset(query.offset).limit(query.limit)
         return [Transaction.model_validate(row) for row in await self._db.fetch_all(statement)]
+
+
+def survived_boot(transaction: Transaction, reported_at: datetime | None) -> bool:
+    """Whether the charger, reporting ``transaction`` as of ``reported_at`` (its clock),
+    shows that a boot we reconciled it at did not end it."""
+    return (
+        reported_at is not None
+        and transaction.status == TransactionStatus.COMPLETED
+        and transaction.closed_by == ClosedBy.RECONCILED
+        and transaction.stop_reason is None
+        and transaction.stop_received_at is not None
+        and reported_at > transaction.stop_received_at
+    )
 
 
 def _matches(column: Any, value: Any) -> Any:

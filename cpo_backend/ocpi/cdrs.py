@@ -160,6 +160,17 @@ class CdrSealer:
         to = token_owner(session.cdr_token)
 
         async def op(tx: WriteTx) -> None:
+            current = (
+                await tx.execute(
+                    select(SessionRow.cdr_state, SessionRow.last_updated).where(
+                        SessionRow.id == session.id
+                    )
+                )
+            ).one()
+            if current.cdr_state != "pending" or current.last_updated != session.last_updated:
+                # The session changed while its CDR was built (a correction, a reopen):
+                # this CDR is stale; the next round builds it from the new values.
+                return
             await _keep_and_send(
                 tx, cdr, (session.id, session.ocpi_id), session.partner_id, to, utc_now()
             )

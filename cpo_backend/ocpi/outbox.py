@@ -5,23 +5,29 @@ EVSE status and tariff events of the durable event log into outbox rows, committ
 the projector's checkpoint, so no push is lost to a crash and none is written twice.
 :class:`OutboxWorker` delivers them: the
 oldest pending row of each object first (a PATCH never overtakes the PUT it amends),
-objects in parallel, a failure retried with exponential backoff until the partner
-answers with OCPI status 1000. Rows stay in the database, so a restart resumes them.
+objects in parallel, a transient failure retried with jittered exponential backoff until
+the partner answers with OCPI status 1000. A later full PUT of an object replaces the
+PUT/PATCHes queued before it (``superseded``), and a push the partner keeps rejecting
+becomes a dead letter (``dead``) instead of holding its object back for ever. Rows stay
+in the database, so a restart resumes them; :class:`OutboxGauges` shows the backlog.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+import random
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, func, insert, select, update
+from prometheus_client.core import GaugeMetricFamily, Metric
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
 
 from cpo_backend.db.database import Database
-from cpo_backend.db.tables_ocpi import ClientInfoRow, OutboxRow, TariffRow
+from cpo_backend.db.tables_ocpi import ClientInfoRow, OutboxRow, PartnerRow, TariffRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.background import WakeableLoop
 from cpo_backend.domain.events import (
@@ -36,7 +42,7 @@ from cpo_backend.domain.events import (
 from cpo_backend.domain.locations import load_locations
 from cpo_backend.domain.partners import Partner, PartnerStatus, registered_partners
 from cpo_backend.domain.tariffs import as_tariff
-from cpo_backend.domain.time import format_utc, utc_now
+from cpo_backend.domain.time import as_utc, format_utc, utc_now
 from cpo_backend.ocpi.context import VERSION, OcpiContext, partner_party
 from cpo_backend.ocpi.shapes import Shapes, shapes_of, speaks
 from cpo_backend.ocpi.transport.client import PartnerCallFailed, PartnerReply
@@ -47,6 +53,17 @@ log = structlog.get_logger(__name__)
 PENDING = "pending"
 DELIVERED = "delivered"
 DROPPED = "dropped"
+# Replaced, before it was sent, by a later PUT of the same object and module.
+SUPERSEDED = "superseded"
+# Rejected permanently ``outbox_dead_letter_attempts`` times: not tried again unless the
+# operator retries it, and no longer holding back the later rows of its object.
+DEAD = "dead"
+# The methods whose effect a later full PUT of the object replaces.
+SUPERSEDABLE = ("PUT", "PATCH")
+# Refusals that say "not now" rather than "never": a timeout and rate limiting; and 401,
+# which refuses our credentials, not the request: every row of the partner would be
+# dead-lettered, while renewing the registration (or the partner's fix) lets them through.
+_TRANSIENT_HTTP = (401, 408, 429)
 _BATCH = 1000
 # Deliveries at once: each mostly waits for the partner and for its commit.
 _PARALLEL = 64
@@ -85,15 +102,23 @@ _FINISHED = (
         state=bindparam("b_state"),
         delivered_at=bindparam("b_at"),
         last_error=bindparam("b_error"),
+        last_http_status=bindparam("b_http"),
+        last_status_code=bindparam("b_code"),
     )
 )
-_RETRIED = (
+# A failed attempt: tried again at ``b_due``, or never again when ``b_state`` is dead;
+# only while pending, so that a row the operator dropped during the attempt stays dropped.
+_FAILED = (
     update(OutboxRow)
-    .where(OutboxRow.id == bindparam("b_id"))
+    .where(OutboxRow.id == bindparam("b_id"), OutboxRow.state == PENDING)
     .values(
+        state=bindparam("b_state"),
         attempts=bindparam("b_attempts"),
+        rejections=bindparam("b_rejections"),
         next_attempt_at=bindparam("b_due"),
         last_error=bindparam("b_error"),
+        last_http_status=bindparam("b_http"),
+        last_status_code=bindparam("b_code"),
     )
 )
 
@@ -131,9 +156,40 @@ def outbox_row(partner_id: int, push: Push) -> dict[str, Any]:
     }
 
 
-def backoff(attempts: int, base: float, maximum: float) -> float:
-    """Seconds before the next try after ``attempts`` failures: base, 2*base ... maximum."""
-    return float(min(maximum, base * 2 ** min(attempts - 1, 30)))
+def backoff(
+    attempts: int, base: float, maximum: float, rand: Callable[[], float] = random.random
+) -> float:
+    """Seconds before the next try after ``attempts`` failures: the ceiling base, 2*base
+    ... maximum, with *equal jitter* (half the ceiling, plus a random part of the other
+    half; ``rand`` draws from [0, 1)).
+
+    The jitter spreads the retries of rows that failed together (every object of a
+    partner that went down) instead of sending them back in one burst at each doubling.
+    Equal rather than full jitter: a row never comes back sooner than half its ceiling,
+    so a partner that is down is not hit by the draws that full jitter puts near zero,
+    and ``next_attempt_at`` stays a fair estimate for the operator. A partner that is back
+    does not wait for the jitter: its call to us makes its rows due at once.
+    """
+    ceiling = float(min(maximum, base * 2 ** min(attempts - 1, 30)))
+    return ceiling / 2 + ceiling / 2 * rand()
+
+
+def is_permanent(reply: PartnerReply) -> bool:
+    """Whether the partner refused the request itself rather than failed to take it now:
+    HTTP 4xx (except 401, 408 and 429) or an OCPI 2xxx status ("client error": the request is
+    wrong for the partner, and sending it again will not change that). 5xx, 401, 408 and
+    429 win over the envelope (the server is in trouble, whatever it said), and 3xxx is a
+    server error. An answer without an OCPI envelope is a transport failure, never this:
+    it may come from a proxy or a deployment in progress rather than from the platform."""
+    http = reply.http_status
+    if http >= 500 or http in _TRANSIENT_HTTP:
+        return False
+    return 400 <= http < 500 or 2000 <= reply.status_code < 3000
+
+
+def answer_of(reply: PartnerReply) -> str:
+    """The partner's answer as the operator reads it in ``last_error``."""
+    return f"HTTP {reply.http_status}, OCPI {reply.status_code}: {reply.status_message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +252,8 @@ class OutboxRecorder:
             row = (
                 await tx.execute(select(TariffRow).where(TariffRow.id == event.tariff_id))
             ).first()
-            tariff = as_tariff(row, us.country_code, us.party_id)
+            languages = self._ctx.settings.tariff_alt_text_languages
+            tariff = as_tariff(row, us.country_code, us.party_id, alt_text_languages=languages)
             return [Change("tariffs", "PUT", path, key, lambda s: s.tariff(tariff))]
         return []
 
@@ -206,12 +263,91 @@ def _receivers(partners: Iterable[Partner], module: str) -> list[Partner]:
     return [p for p in partners if speaks(p) and p.endpoint(module, "RECEIVER") is not None]
 
 
+@dataclass(frozen=True, slots=True)
+class PartnerBacklog:
+    """What one partner is owed, as of the last snapshot."""
+
+    pending: int = 0
+    oldest_pending: datetime | None = None
+    dead: int = 0
+
+
+class OutboxGauges:
+    """Prometheus gauges of the outbox per partner: backlog, age of the oldest pending row
+    and dead letters.
+
+    ``/metrics`` is rendered synchronously, so a scrape cannot query the database: the
+    worker refreshes a snapshot (:meth:`refresh`) at most every poll interval and
+    :meth:`collect` reads it. The oldest row's age is computed at the scrape, so it grows
+    between two snapshots as it does in truth. Every registered partner has its series,
+    at 0 when it is owed nothing (a series that vanishes reads as "no data" in alerts).
+    """
+
+    def __init__(self) -> None:
+        self._partners: dict[int, PartnerBacklog] = {}
+
+    async def refresh(self, db: Database) -> None:
+        registered = await db.fetch_all(
+            select(PartnerRow.id).where(PartnerRow.status == PartnerStatus.REGISTERED.value)
+        )
+        counts = await db.fetch_all(
+            select(
+                OutboxRow.partner_id,
+                OutboxRow.state,
+                func.count().label("rows"),
+                func.min(OutboxRow.created_at).label("oldest"),
+            )
+            .where(OutboxRow.state.in_((PENDING, DEAD)))
+            .group_by(OutboxRow.partner_id, OutboxRow.state)
+        )
+        partners = {row.id: PartnerBacklog() for row in registered}
+        for row in counts:
+            known = partners.get(row.partner_id, PartnerBacklog())
+            if row.state == PENDING:
+                oldest = as_utc(row.oldest) if row.oldest is not None else None
+                known = PartnerBacklog(row.rows, oldest, known.dead)
+            else:
+                known = PartnerBacklog(known.pending, known.oldest_pending, row.rows)
+            partners[row.partner_id] = known
+        self._partners = partners
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["partner"]
+        backlog = GaugeMetricFamily(
+            "cpo_ocpi_outbox_backlog",
+            "Pushes owed to the partner (pending outbox rows)",
+            labels=labels,
+        )
+        oldest = GaugeMetricFamily(
+            "cpo_ocpi_outbox_oldest_pending_seconds",
+            "Age of the oldest push owed to the partner (0: none)",
+            labels=labels,
+        )
+        dead = GaugeMetricFamily(
+            "cpo_ocpi_outbox_dead_letters",
+            "Pushes the partner rejected permanently, waiting for the operator",
+            labels=labels,
+        )
+        now = utc_now()
+        for partner_id, known in sorted(self._partners.items()):
+            label = [str(partner_id)]
+            backlog.add_metric(label, known.pending)
+            age = (now - known.oldest_pending).total_seconds() if known.oldest_pending else 0.0
+            oldest.add_metric(label, max(0.0, age))
+            dead.add_metric(label, known.dead)
+        yield from (backlog, oldest, dead)
+
+
 class OutboxWorker:
     """Delivers pending rows; woken by commits that may have written some, else polls."""
 
-    def __init__(self, db: Database, ctx: OcpiContext) -> None:
+    def __init__(
+        self, db: Database, ctx: OcpiContext, rand: Callable[[], float] = random.random
+    ) -> None:
         self._db = db
         self._ctx = ctx
+        # The jitter's random source (a test makes backoffs predictable with its own).
+        self._rand = rand
         self._loop = WakeableLoop(
             "ocpi-outbox", self.deliver_due, ctx.settings.outbox_poll_interval
         )
@@ -224,6 +360,9 @@ class OutboxWorker:
         self._finished: set[int] = set()
         # Partners whose last delivery failed: their rows wait for a backoff.
         self._failing: set[int] = set()
+        # Per-partner gauges, refreshed by the rounds at most every poll interval.
+        self.gauges = OutboxGauges()
+        self._gauges_due = 0.0
 
     def notify(self, event: DomainEvent) -> None:
         """Post-commit listener: a change that may have queued pushes wakes the worker."""
@@ -273,53 +412,123 @@ class OutboxWorker:
         has ended (one slow partner would hold everyone's pushes back for its timeout).
 
         Heads are found in SQL, so a partner with a large backlog that is not due
-        cannot hide the rows of other partners.
+        cannot hide the rows of other partners. Only pending rows are heads: a dead
+        letter no longer holds its object back.
         """
         free = _PARALLEL - len(self._in_flight)
-        if free <= 0:
-            return False
-        self._finished.clear()
-        heads = (
-            select(func.min(OutboxRow.id).label("id"))
-            .where(OutboxRow.state == PENDING)
-            .group_by(OutboxRow.partner_id, OutboxRow.object_key)
-            .subquery()
-        )
-        due = await self._db.fetch_all(
-            select(OutboxRow)
-            .join(heads, OutboxRow.id == heads.c.id)
-            .where(OutboxRow.next_attempt_at <= utc_now())
-            .order_by(OutboxRow.id)
-            .limit(_BATCH)
-        )
-        for row in due:
-            key = (row.partner_id, row.object_key)
-            if key in self._in_flight or row.id in self._finished:
-                continue
-            if free == 0:
-                break
-            free -= 1
-            self._in_flight[key] = asyncio.create_task(self._deliver_one(key, row))
+        if free > 0:
+            self._finished.clear()
+            heads = (
+                select(func.min(OutboxRow.id).label("id"))
+                .where(OutboxRow.state == PENDING)
+                .group_by(OutboxRow.partner_id, OutboxRow.object_key)
+                .subquery()
+            )
+            due = await self._db.fetch_all(
+                select(OutboxRow)
+                .join(heads, OutboxRow.id == heads.c.id)
+                .where(OutboxRow.next_attempt_at <= utc_now())
+                .order_by(OutboxRow.id)
+                .limit(_BATCH)
+            )
+            for row in due:
+                key = (row.partner_id, row.object_key)
+                if key in self._in_flight or row.id in self._finished:
+                    continue
+                if free == 0:
+                    break
+                free -= 1
+                self._in_flight[key] = asyncio.create_task(self._deliver_one(key, row))
+        await self._refresh_gauges()
         return False
 
-    async def _deliver_one(self, key: tuple[int, str], row: Any) -> None:
+    async def _refresh_gauges(self) -> None:
+        """The gauges' snapshot, at most once per poll interval (rounds can be many)."""
+        clock = asyncio.get_running_loop().time()
+        if clock < self._gauges_due:
+            return
+        self._gauges_due = clock + self._ctx.settings.outbox_poll_interval
+        await self.gauges.refresh(self._db)
+
+    async def _deliver_one(self, key: tuple[int, str], head: Any) -> None:
         finished = False
         try:
+            row = await self._supersede(head)
             finished = await self._deliver(row)
         except Exception:  # a bad row must not stop the others; it is tried again
-            log.exception("outbox delivery failed", row=row.id)
+            log.exception("outbox delivery failed", row=head.id)
         finally:
             # Whatever happened, the row is no longer pending as the round that picked it
-            # saw it (delivered, dropped or due later): no round may start it again on
-            # that stale view.
-            self._finished.add(row.id)
+            # saw it (delivered, dropped, superseded or due later): no round may start it
+            # again on that stale view.
+            self._finished.add(head.id)
             del self._in_flight[key]
         # A failure waits for its backoff (the poll finds it): waking on failures would
         # spin while a partner is down.
         if finished:
             self._loop.wake()
 
+    async def _supersede(self, head: Any) -> Any:
+        """The row to send for the object whose head is ``head``: the head itself, or the
+        latest PUT of the same module that follows it in the object's queue with only
+        PUT/PATCHes of that module in between. The rows before that PUT are then marked
+        superseded: a full PUT replaces the object at the partner, so what they would have
+        changed is in it already (it was rendered later).
+
+        Done here, when the object's head is picked, rather than when the PUT is written:
+        the object is then held by this delivery (``_in_flight``), so none of the rows
+        marked is being sent, and rows written by any module (the sessions projector's
+        too) are covered. A row of another kind in between (a CDR POST in a session's
+        queue, a tariff DELETE) is a barrier: nothing behind it is superseded, so a CDR
+        still never overtakes the Session PATCH before it.
+        """
+        if head.method not in SUPERSEDABLE:
+            return head
+        queued = (
+            OutboxRow.partner_id == head.partner_id,
+            OutboxRow.object_key == head.object_key,
+            OutboxRow.state == PENDING,
+            OutboxRow.id > head.id,
+        )
+        between = aliased(OutboxRow)
+        barrier = exists().where(
+            between.partner_id == head.partner_id,
+            between.object_key == head.object_key,
+            between.state == PENDING,
+            between.id > head.id,
+            between.id < OutboxRow.id,
+            or_(between.module != head.module, between.method.not_in(SUPERSEDABLE)),
+        )
+        latest = await self._db.fetch_one(
+            select(OutboxRow)
+            .where(*queued, OutboxRow.module == head.module, OutboxRow.method == "PUT", ~barrier)
+            .order_by(OutboxRow.id.desc())
+            .limit(1)
+        )
+        if latest is None:
+            return head
+
+        async def op(tx: WriteTx) -> None:
+            await tx.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.partner_id == head.partner_id,
+                    OutboxRow.object_key == head.object_key,
+                    OutboxRow.module == head.module,
+                    OutboxRow.state == PENDING,
+                    OutboxRow.method.in_(SUPERSEDABLE),
+                    OutboxRow.id >= head.id,
+                    OutboxRow.id < latest.id,
+                )
+                .values(state=SUPERSEDED, last_error=f"superseded by outbox row {latest.id}")
+            )
+
+        await self._db.write(op)
+        log.info("outbox rows superseded", first=head.id, by=latest.id, object=head.object_key)
+        return latest
+
     async def _deliver(self, row: Any) -> bool:
+        """One attempt; True when the row is done with (the object's next row may go)."""
         access = await self._ctx.partners.access(row.partner_id)
         partner = access.partner
         base = "" if is_absolute(row.path) else partner.endpoint(row.module, row.interface_role)
@@ -329,7 +538,7 @@ class OutboxWorker:
         to = Party(row.to_country_code, row.to_party_id) if row.to_party_id else None
         unreachable = await self._unreachable(to)
         if unreachable is not None:
-            await self._retry(row, unreachable)
+            await self._failed(row, unreachable)
             return False
         try:
             reply = await self._ctx.client.request(
@@ -342,16 +551,13 @@ class OutboxWorker:
                 version=partner.version or VERSION,
             )
         except PartnerCallFailed as error:
-            await self._retry(row, str(error))
+            await self._failed(row, str(error))
             return False
         if reply.ok:
             self._failing.discard(row.partner_id)
             await self._finish(row.id, DELIVERED, None, row, reply)
             return True
-        await self._retry(
-            row, f"HTTP {reply.http_status}, OCPI {reply.status_code}: {reply.status_message}"
-        )
-        return False
+        return await self._failed(row, answer_of(reply), reply)
 
     async def _unreachable(self, to: Party | None) -> str | None:
         """Why a hub's party cannot take requests now, by what the hub told us of it
@@ -378,27 +584,59 @@ class OutboxWorker:
     ) -> None:
         now = utc_now()
         hook = self.after_delivery.get(row.module) if row is not None else None
+        params = {
+            "b_id": row_id,
+            "b_state": state,
+            "b_at": now,
+            "b_error": error,
+            "b_http": reply.http_status if reply else None,
+            "b_code": reply.status_code if reply else None,
+        }
 
         async def op(tx: WriteTx) -> None:
             # Deferred: the finished rows of one commit batch are one executemany.
-            tx.defer(_FINISHED, {"b_id": row_id, "b_state": state, "b_at": now, "b_error": error})
+            tx.defer(_FINISHED, params)
             if hook is not None and reply is not None:
                 await hook(tx, row, reply)
 
         await self._db.write(op)
 
-    async def _retry(self, row: Any, error: str) -> None:
-        self._failing.add(row.partner_id)
+    async def _failed(self, row: Any, error: str, reply: PartnerReply | None = None) -> bool:
+        """Record a failed attempt. A permanent rejection counts towards the dead-letter
+        limit, and the row that reaches it is dead (True: its object's next row may go);
+        any other failure is retried after a backoff, without limit."""
         settings = self._ctx.settings
         attempts = row.attempts + 1
-        delay = backoff(attempts, settings.outbox_base_backoff, settings.outbox_max_backoff)
-        log.warning(
-            "outbox push failed", row=row.id, attempts=attempts, retry_in=delay, error=error
+        rejections: int = row.rejections
+        rejected = reply is not None and is_permanent(reply)
+        if rejected:
+            # The partner answered: it is reachable, only this request is refused.
+            rejections += 1
+        else:
+            self._failing.add(row.partner_id)
+        dead = rejected and rejections >= settings.outbox_dead_letter_attempts
+        delay = backoff(
+            attempts, settings.outbox_base_backoff, settings.outbox_max_backoff, self._rand
         )
+        if dead:
+            log.warning("outbox push is a dead letter", row=row.id, attempts=attempts, error=error)
+        else:
+            log.warning(
+                "outbox push failed", row=row.id, attempts=attempts, retry_in=delay, error=error
+            )
+        params = {
+            "b_id": row.id,
+            "b_state": DEAD if dead else PENDING,
+            "b_attempts": attempts,
+            "b_rejections": rejections,
+            "b_due": utc_now() + timedelta(seconds=delay),
+            "b_error": error,
+            "b_http": reply.http_status if reply else None,
+            "b_code": reply.status_code if reply else None,
+        }
 
         async def op(tx: WriteTx) -> None:
-            due = utc_now() + timedelta(seconds=delay)
-            params = {"b_id": row.id, "b_attempts": attempts, "b_due": due, "b_error": error}
-            tx.defer(_RETRIED, params)
+            tx.defer(_FAILED, params)
 
         await self._db.write(op)
+        return dead

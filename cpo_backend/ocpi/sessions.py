@@ -6,8 +6,9 @@ or later (cable first: ``TransactionAuthorized``); its end completes it (PATCH w
 final energy and cost) and makes the CDR owed: at once after the charger's own stop,
 after ``cdr_estimate_grace`` when we closed it on an estimate. A correction (the real
 stop after an estimate) PATCHes the corrected values and, when the CDR was sealed
-already, credits it and has a new one issued. It runs after the charger's commit, so
-nothing here can refuse or delay a charger.
+already, credits it and has a new one issued. A transaction reopened (the charger went on
+reporting it after a boot we had ended it at) makes its Session ACTIVE again. It runs
+after the charger's commit, so nothing here can refuse or delay a charger.
 
 :class:`SessionUpdater` keeps the eMSP informed while the session runs: at most every
 ``session_update_interval`` seconds (judged by the stored ``last_updated``, so restarts do
@@ -46,6 +47,7 @@ from cpo_backend.domain.events import (
     TransactionCorrected,
     TransactionEnded,
     TransactionMetered,
+    TransactionReopened,
     TransactionStarted,
 )
 from cpo_backend.domain.locations import REMOVED, load_locations
@@ -165,7 +167,33 @@ class SessionProjector:
             return lambda tx: self._authorized(tx, authorized)
         if isinstance(event, TransactionEnded | TransactionCorrected):
             return await self._ending(event)
+        if isinstance(event, TransactionReopened):
+            reopened = event
+            return lambda tx: self._reopened(tx, reopened)
         return None
+
+    async def _reopened(self, tx: WriteTx, event: TransactionReopened) -> None:
+        """A transaction we had ended on an estimate runs on: its Session is ACTIVE again
+        (a PATCH), and a CDR still waiting for its grace period is no longer owed. One
+        already sealed is credited and reissued when the transaction ends for real."""
+        session = (
+            await tx.execute(
+                select(SessionRow).where(
+                    SessionRow.transaction_id == event.transaction_id,
+                    SessionRow.status == COMPLETED,
+                )
+            )
+        ).first()
+        if session is None:
+            return  # no session, or a replay of the log: active already
+        now = utc_now()
+        values: dict[str, Any] = {"status": ACTIVE, "end_date_time": None, "last_updated": now}
+        if session.cdr_state == "pending":
+            values |= {"cdr_state": "none", "cdr_due_at": None}
+        await tx.execute(update(SessionRow).where(SessionRow.id == session.id).values(**values))
+        changes = {"status": ACTIVE, "last_updated": format_utc(now)}
+        body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
+        await tx.execute(_session_push(self._ctx, session._mapping, "PATCH", body))
 
     async def _owner(self, tx: WriteTx, owner: Party) -> Partner | None:
         return reaching([p for p in await registered_partners(tx) if speaks(p)], owner)
@@ -388,7 +416,8 @@ class SessionProjector:
     async def _tariff_at(
         self, tx: WriteTx, tariff_ids: list[str], moment: datetime
     ) -> dict[str, Any] | None:
-        """The first of the connector's tariffs valid at ``moment``, as OCPI JSON."""
+        """The first of the connector's tariffs valid at ``moment``, as OCPI JSON and as
+        published: the CDR carries it, price text included, as the driver was shown it."""
         us = self._ctx.us
         for tariff_id in tariff_ids:
             row = (
@@ -397,10 +426,21 @@ class SessionProjector:
                 )
             ).first()
             if row is not None:
-                tariff = as_tariff(row, us.country_code, us.party_id)
+                languages = self._ctx.settings.tariff_alt_text_languages
+                tariff = as_tariff(row, us.country_code, us.party_id, alt_text_languages=languages)
                 if tariff.is_active_at(moment):
                     return render_tariff(tariff)
         return None
+
+    async def _grace(self, partner_id: int) -> float:
+        """How long the CDR of an estimated closure waits for the charger's real stop.
+        OCPI 2.1.1 has no Credit CDR, so a CDR sealed from an estimate could never be
+        corrected: its owners wait the longer ``cdr_estimate_grace_211``."""
+        settings = self._ctx.settings
+        owner = (await self._ctx.partners.access(partner_id)).partner
+        if owner.version == "2.1.1":
+            return max(settings.cdr_estimate_grace, settings.cdr_estimate_grace_211)
+        return settings.cdr_estimate_grace
 
     async def _ending(
         self, event: TransactionEnded | TransactionCorrected
@@ -422,7 +462,7 @@ class SessionProjector:
         final = await self._cdrs.final_cost(session, kwh, ended)
         now = utc_now()
         estimate = transaction.closed_by is not None and transaction.stop_reason is None
-        due = now + timedelta(seconds=ctx.settings.cdr_estimate_grace) if estimate else now
+        due = now + timedelta(seconds=await self._grace(session.partner_id)) if estimate else now
         changes: dict[str, Any] = {
             "status": COMPLETED,
             "end_date_time": format_utc(ended),
@@ -447,9 +487,10 @@ class SessionProjector:
             }
             body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
             await tx.execute(_session_push(ctx, session._mapping, "PATCH", body))
-            if current.cdr_state == "sealed" and corrected:
-                # The CDR went out on the estimate: a Credit CDR after the corrected
-                # PATCH, then the new CDR (sealed next) after the credit.
+            if current.cdr_state == "sealed":
+                # The CDR went out on the estimate (corrected since, or reopened and now
+                # ended for real): a Credit CDR after the new PATCH, then the new CDR
+                # (sealed next) after the credit.
                 if await self._cdrs.credit_session(tx, session.id):
                     values |= {"cdr_state": "pending", "cdr_due_at": now}
             elif current.cdr_state in ("none", "pending"):

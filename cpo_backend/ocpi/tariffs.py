@@ -1,11 +1,14 @@
 """The tariffs module, Sender interface: our tariffs, as the pricing engine renders them.
 
-One router per OCPI version: they differ in how the list is made only.
+One router per OCPI version: they differ in how the list is made only. Both serve the
+tariffs as published (:func:`cpo_backend.domain.tariffs.as_tariff`): with the AFIR price
+text in the configured languages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -35,7 +38,8 @@ def tariffs_router(lister: Lister, caller: Any) -> APIRouter:
 
 async def list_tariffs(request: Request, ctx: OcpiContext, page: PageRequest) -> OcpiResponse:
     """2.2.1 expresses every tariff we store, so it pages in SQL."""
-    return await catalogue_list(request, ctx, page, ctx.tariffs.page, render_tariff)
+    published = partial(ctx.tariffs.page, alt_text_languages=ctx.settings.tariff_alt_text_languages)
+    return await catalogue_list(request, ctx, page, published, render_tariff)
 
 
 router = tariffs_router(list_tariffs, module_caller)

@@ -35,6 +35,16 @@ class StationSession:
     # Work a handler wants started once its answer is on the wire: a call to the station
     # (GetTransactionStatus after a boot) must never overtake the answer it follows.
     after_reply: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Messages the station agreed to send at our TriggerMessage and has not sent yet: a
+    # BootNotification we asked for is no reboot, and must not end its transactions.
+    triggered: set[str] = field(default_factory=set)
+
+    def answers_trigger(self, action: str) -> bool:
+        """Whether this ``action`` from the station is one we triggered (and forget it)."""
+        if action not in self.triggered:
+            return False
+        self.triggered.discard(action)
+        return True
 
 
 class ProtocolBinding(Protocol):

@@ -84,6 +84,7 @@ class OcppConnection:
         response_timeout: float,
         on_traffic: Callable[[], None],
         after_reply: list[Callable[[], Awaitable[None]]] | None = None,
+        triggered: set[str] | None = None,
     ) -> None:
         self.websocket = websocket
         self.station_id = station_id
@@ -93,6 +94,8 @@ class OcppConnection:
         self._response_timeout = response_timeout
         self._on_traffic = on_traffic
         self._after_reply = after_reply if after_reply is not None else []
+        # What the station accepted to send at a TriggerMessage (StationSession.triggered).
+        self._triggered = triggered if triggered is not None else set()
         self._background: set[asyncio.Task[None]] = set()
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, str, asyncio.Future[dict[str, Any]]] | None = None
@@ -142,6 +145,9 @@ class OcppConnection:
             self.version.validate_response(action, response)
         except OcppError as error:
             raise InvalidAnswer(f"{action} answer breaks the schema: {error.description}") from None
+        if action == "TriggerMessage" and response.get("status") == "Accepted":
+            # Same field and status in 1.6 and 2.0.1.
+            self._triggered.add(payload["requestedMessage"])
         return response
 
     async def _receive(self, text: str | bytes) -> None:

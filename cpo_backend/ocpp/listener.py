@@ -190,6 +190,7 @@ class OcppListener:
             response_timeout=self._settings.response_timeout,
             on_traffic=lambda: stations.seen(station_id),
             after_reply=session.after_reply,
+            triggered=session.triggered,
         )
         previous = self._registry.add(connection)
         if previous is not None:

@@ -5,11 +5,15 @@ docs/pricing.md for the rules the engine follows and where amounts are rounded.
 """
 
 from cpo_backend.pricing.afir import (
+    DEFAULT_ALT_TEXT_LANGUAGES,
+    GENERATED_LANGUAGES,
     AfirCategory,
     PriceLine,
     ad_hoc_tariff,
+    afir_display_text,
     afir_price_lines,
     afir_price_text,
+    with_afir_alt_text,
 )
 from cpo_backend.pricing.breakdown import (
     ComponentCharge,
@@ -52,10 +56,12 @@ from cpo_backend.pricing.periods import (
 )
 from cpo_backend.pricing.render import render_tariff
 from cpo_backend.pricing.restrictions import RestrictionCheck
-from cpo_backend.pricing.rounding import minor_unit, round_half_up
+from cpo_backend.pricing.rounding import minor_unit, payable, round_half_up
 from cpo_backend.pricing.v211 import parse_tariff_211, render_tariff_211
 
 __all__ = [
+    "DEFAULT_ALT_TEXT_LANGUAGES",
+    "GENERATED_LANGUAGES",
     "AfirCategory",
     "CdrDimensionType",
     "ChargingPeriod",
@@ -88,16 +94,19 @@ __all__ = [
     "TariffRestrictions",
     "TariffType",
     "ad_hoc_tariff",
+    "afir_display_text",
     "afir_price_lines",
     "afir_price_text",
     "build_charging_periods",
     "minor_unit",
     "parse_tariff",
     "parse_tariff_211",
+    "payable",
     "periods_from_cdr",
     "price_session",
     "render_charging_periods",
     "render_tariff",
     "render_tariff_211",
     "round_half_up",
+    "with_afir_alt_text",
 ]

@@ -5,6 +5,10 @@ minute, price per session, then any other price component. Each line names the c
 (the element's restrictions) under which it applies, so a time-of-day tariff reads as the
 list of its rates. Amounts keep up to 4 decimals: a per-kWh or per-minute price rounded to
 cents would misstate what is charged.
+
+The same text is what a published tariff carries as ``tariff_alt_text`` where the operator
+wrote none (:func:`with_afir_alt_text`): the price a driver is shown then travels with the
+tariff to every eMSP, in OCPI 2.2.1 and 2.1.1 alike.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from fractions import Fraction
 
 from cpo_backend.pricing.model import (
     DayOfWeek,
+    DisplayText,
     Price,
     PriceComponent,
     ReservationRestrictionType,
@@ -28,6 +33,15 @@ from cpo_backend.pricing.model import (
 from cpo_backend.pricing.rounding import minor_unit, round_half_up
 
 _PRICE_DECIMALS = 4
+# The languages the price text is written in. One: another needs its own words and its
+# own number format (a decimal comma), not a word-for-word table.
+GENERATED_LANGUAGES = frozenset({"en"})
+# What a published tariff carries unless configured otherwise (ocpi.tariff_alt_text_languages).
+DEFAULT_ALT_TEXT_LANGUAGES: tuple[str, ...] = ("en",)
+# OCPI DisplayText.text is string(512), in 2.2.1 and 2.1.1, and allows no control
+# characters: the lines are joined on one line.
+_DISPLAY_TEXT_LENGTH = 512
+_LINE_SEPARATOR = "; "
 _DAY_NAMES = {d: d.value[:3].title() for d in DayOfWeek}
 _WEEK = list(DayOfWeek)
 
@@ -60,6 +74,52 @@ def ad_hoc_tariff(tariffs: Iterable[Tariff]) -> Tariff | None:
 def afir_price_text(tariff: Tariff) -> str:
     """The price text, one line per price, in AFIR order."""
     return "\n".join(line.text for line in afir_price_lines(tariff))
+
+
+def with_afir_alt_text(tariff: Tariff, languages: Iterable[str]) -> Tariff:
+    """``tariff`` as it is published: the operator's ``tariff_alt_text`` kept as written,
+    plus the AFIR price text in each of ``languages`` the operator wrote no text in.
+
+    A text the operator wrote is theirs to keep (it may say what OCPI cannot express, as the
+    spec's debit-card example does); a missing one would leave the eMSP nothing to show.
+    Raises ``ValueError`` for a language not in :data:`GENERATED_LANGUAGES`.
+    """
+    written = {text.language.lower() for text in tariff.tariff_alt_text}
+    wanted = dict.fromkeys(lang.lower() for lang in languages)
+    generated = tuple(afir_display_text(tariff, lang) for lang in wanted if lang not in written)
+    if not generated:
+        return tariff
+    return tariff.model_copy(update={"tariff_alt_text": (*tariff.tariff_alt_text, *generated)})
+
+
+def afir_display_text(tariff: Tariff, language: str = "en") -> DisplayText:
+    """The price text as one OCPI DisplayText: the lines of :func:`afir_price_lines` on one
+    line, separated by "; ".
+
+    Where they do not fit in 512 characters, the lines that fit are kept (AFIR's per kWh,
+    per minute and per session prices come first) and the text says that more prices
+    apply, naming ``tariff_alt_url`` when there is one: a shortened list must not read as
+    the whole price.
+    """
+    if language not in GENERATED_LANGUAGES:
+        raise ValueError(
+            f"no AFIR price text in {language!r}; written in {sorted(GENERATED_LANGUAGES)}"
+        )
+    lines = [line.text for line in afir_price_lines(tariff)]
+    text = _LINE_SEPARATOR.join(lines)
+    if len(text) > _DISPLAY_TEXT_LENGTH:
+        more = (
+            f"more prices: {tariff.tariff_alt_url}"
+            if tariff.tariff_alt_url
+            else "more prices apply"
+        )
+        kept: list[str] = []
+        for line in lines:
+            if len(_LINE_SEPARATOR.join([*kept, line, more])) > _DISPLAY_TEXT_LENGTH:
+                break
+            kept.append(line)
+        text = _LINE_SEPARATOR.join([*kept, more])
+    return DisplayText(language=language, text=text)
 
 
 def afir_price_lines(tariff: Tariff) -> list[PriceLine]:

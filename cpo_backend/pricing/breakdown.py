@@ -48,7 +48,9 @@ class Money:
 
 @dataclass(frozen=True, slots=True)
 class CostTotal:
-    """An amount both exact and as payable (rounded once, to the currency's minor unit)."""
+    """An amount both exact and as payable, by the rounding rule of
+    :mod:`cpo_backend.pricing.rounding`: a component rounded once to the currency's minor
+    unit; ``total_cost`` the sum of the payable components (within min/max_price)."""
 
     exact: Money
     rounded: Money
@@ -143,7 +145,10 @@ class CostBreakdown:
                 "tariff_id": self.tariff_id,
                 "currency": self.currency,
                 "time_zone": self.time_zone,
-                "rounding": f"ROUND_HALF_UP to {self.decimals} decimals, once per total",
+                "rounding": (
+                    f"each component ROUND_HALF_UP to {self.decimals} decimals; "
+                    "total_cost is their sum, within min_price/max_price"
+                ),
                 "exact": {
                     name: total.exact.to_json(_EXPLAIN_DECIMALS) for name, total in self._costs()
                 },

@@ -16,7 +16,7 @@ The engine works in three passes:
 
 All arithmetic is on ``Fraction``: an hour is 3600 s and 7 minutes at 1.00/h is 0.11666...,
 which no ``Decimal`` holds exactly. Values enter as ``Decimal`` and leave as ``Decimal``; only
-the reported totals are rounded, once, from their exact value.
+the payable amounts are rounded, by the one rule of :mod:`cpo_backend.pricing.rounding`.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from cpo_backend.pricing.restrictions import (
     thresholds,
     wall_clock_boundaries,
 )
-from cpo_backend.pricing.rounding import minor_unit, round_half_up
+from cpo_backend.pricing.rounding import minor_unit, payable, round_half_up
 from cpo_backend.pricing.values import fraction_to_decimal, microseconds, resolve_zone
 
 _SECONDS_PER_HOUR = Fraction(3600)
@@ -487,15 +487,29 @@ def _breakdown(
     for line in flat:
         sums[line.category][0] += line.excl_vat
         sums[line.category][1] += line.incl_vat
+    # The rounding rule (pricing/rounding.py): components rounded, the total their sum.
+    excl_parts, payable_excl = payable((excl for excl, _ in sums.values()), decimals)
+    incl_parts, payable_incl = payable((incl for _, incl in sums.values()), decimals)
+    components = {
+        category: CostTotal(
+            exact=Money(fraction_to_decimal(excl), fraction_to_decimal(incl)),
+            rounded=Money(rounded_excl, rounded_incl),
+        )
+        for (category, (excl, incl)), rounded_excl, rounded_incl in zip(
+            sums.items(), excl_parts, incl_parts, strict=True
+        )
+    }
+    # The exact total is the tariff's own arithmetic, for the explanation; the payable one
+    # bounds the sum of the payable components, so min_price and max_price are judged on
+    # what the driver is billed.
     raw_excl = sum((excl for excl, _ in sums.values()), _ZERO)
     raw_incl = sum((incl for _, incl in sums.values()), _ZERO)
-    excl, incl, limits = _limit(tariff, raw_excl, raw_incl)
-
-    def total(excl: Fraction, incl: Fraction) -> CostTotal:
-        return CostTotal(
-            exact=Money(fraction_to_decimal(excl), fraction_to_decimal(incl)),
-            rounded=Money(round_half_up(excl, decimals), round_half_up(incl, decimals)),
-        )
+    exact_excl, exact_incl, _applied = _limit(tariff, raw_excl, raw_incl)
+    excl, incl, limits = _limit(tariff, Fraction(payable_excl), Fraction(payable_incl))
+    total_cost = CostTotal(
+        exact=Money(fraction_to_decimal(exact_excl), fraction_to_decimal(exact_incl)),
+        rounded=Money(round_half_up(excl, decimals), round_half_up(incl, decimals)),
+    )
 
     span = _seconds(periods[-1].end - periods[0].start)
     parking = sum((Fraction(p.parking_s) for p in periods), _ZERO)
@@ -504,12 +518,12 @@ def _breakdown(
         currency=tariff.currency,
         time_zone=zone.key,
         decimals=decimals,
-        total_cost=total(excl, incl),
-        total_fixed_cost=total(*sums[CostCategory.FIXED]),
-        total_energy_cost=total(*sums[CostCategory.ENERGY]),
-        total_time_cost=total(*sums[CostCategory.TIME]),
-        total_parking_cost=total(*sums[CostCategory.PARKING]),
-        total_reservation_cost=total(*sums[CostCategory.RESERVATION]),
+        total_cost=total_cost,
+        total_fixed_cost=components[CostCategory.FIXED],
+        total_energy_cost=components[CostCategory.ENERGY],
+        total_time_cost=components[CostCategory.TIME],
+        total_parking_cost=components[CostCategory.PARKING],
+        total_reservation_cost=components[CostCategory.RESERVATION],
         total_energy=sum((p.energy_kwh for p in periods if not p.is_reservation), Decimal(0)),
         total_time=fraction_to_decimal(span / _SECONDS_PER_HOUR),
         total_parking_time=fraction_to_decimal(parking / _SECONDS_PER_HOUR),

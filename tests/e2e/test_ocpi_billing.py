@@ -17,38 +17,23 @@ from typing import Any
 import pytest
 
 from cpo_backend.app import CpoBackend
-from simulators.ocpi_hub import HubSimulator, HubState
+from simulators.ocpi_hub import HubSimulator
 from simulators.ocpp16 import connect as connect16
 from simulators.ocpp201 import connect as connect201
-from tests.e2e.ocpi_support import QUICK_OUTBOX, location_body, registered_backend
-
-PRICE_PER_KWH = Decimal("0.40")
-TARIFF = {
-    "currency": "EUR",
-    "elements": [
-        {"price_components": [{"type": "ENERGY", "price": 0.40, "vat": 20.0, "step_size": 1}]}
-    ],
-}
+from tests.e2e.billing_support import billing_network, expected_cost, net_billed
 
 
 @contextlib.asynccontextmanager
-async def billing_network(
+async def _network(
     database_url: str, grace: float
 ) -> AsyncIterator[tuple[CpoBackend, HubSimulator]]:
-    """A back-end (CDRs of estimated closures wait ``grace`` seconds) with a hub whose
-    driver DRV1 may charge at station CS_BILL, EVSE 1, under TARIFF."""
-    ocpi = QUICK_OUTBOX | {"cdr_estimate_grace": grace}
-    async with registered_backend(database_url, ocpi=ocpi) as (server, api, hub):
-        assert (await api.put("/api/tariffs/AC1", json=TARIFF)).is_success
-        body = location_body(("1", "CS_BILL", 1))
-        assert (await api.put("/api/locations/LOC1", json=body)).is_success
-        assert (await hub.push_token(hub.token("DRV1", whitelist="ALWAYS"))).is_success
-        yield server, hub
+    async with billing_network(database_url, grace) as net:
+        yield net.server, net.hub
 
 
 @pytest.fixture
 async def billing(database_url: str) -> AsyncIterator[tuple[CpoBackend, HubSimulator]]:
-    async with billing_network(database_url, grace=0.0) as network:
+    async with _network(database_url, grace=0.0) as network:
         yield network
 
 
@@ -56,26 +41,12 @@ async def billing(database_url: str) -> AsyncIterator[tuple[CpoBackend, HubSimul
 async def billing_with_grace(
     database_url: str,
 ) -> AsyncIterator[tuple[CpoBackend, HubSimulator]]:
-    async with billing_network(database_url, grace=60.0) as network:
+    async with _network(database_url, grace=60.0) as network:
         yield network
 
 
 def ocpp_url(server: CpoBackend) -> str:
     return f"ws://127.0.0.1:{server.ocpp_port}/ocpp"
-
-
-def net_billed(state: HubState) -> tuple[Decimal, Decimal]:
-    """Net kWh and cost excl. VAT of the CDRs the eMSP holds: credits subtract."""
-    energy, cost = Decimal(0), Decimal(0)
-    for cdr in state.cdrs:
-        sign = -1 if cdr.get("credit") else 1
-        energy += sign * Decimal(str(cdr["total_energy"]))
-        cost += Decimal(str(cdr["total_cost"]["excl_vat"]))
-    return energy, cost
-
-
-def expected_cost(kwh: Decimal) -> Decimal:
-    return (kwh * PRICE_PER_KWH).quantize(Decimal("0.01"))
 
 
 def _iso(moment: datetime) -> str:

@@ -120,8 +120,11 @@ async def test_failed_pushes_are_retried_until_acknowledged(
     assert (await api.put("/api/locations/L1", json=body)).is_success
     await hub.wait_for(lambda s: len(s.locations.get("L1", {}).get("evses", [])) == 2)
     puts = hub.pushes("locations", "PUT")
-    # Three refusals of the first PUT, then both in order.
-    assert [len(p.body["evses"]) for p in puts] == [1, 1, 1, 1, 2]
+    # Three refusals, then the latest PUT taken: the second, queued while the first was
+    # being refused, supersedes it (it carries everything the first did).
+    assert [p.accepted for p in puts].count(False) == 3
+    assert len(puts[0].body["evses"]) == 1
+    assert len(hub.accepted("locations", "PUT")[-1].body["evses"]) == 2
 
 
 async def test_pending_pushes_survive_a_restart(database_url: str) -> None:
@@ -173,7 +176,7 @@ async def test_operator_sees_and_retries_the_outbox(
         return entry["id"] in [r["id"] for r in rows]
 
     await eventually(delivered)
-    assert (await api.post(f"/api/ocpi/outbox/{entry['id']}/retry")).status_code == 404
+    assert (await api.post(f"/api/ocpi/outbox/{entry['id']}/retry")).status_code == 409
     assert (await api.get("/api/ocpi/outbox/999999")).status_code == 404
     assert (await api.get("/api/ocpi/outbox", params={"state": "lost"})).status_code == 422
 

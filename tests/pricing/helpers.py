@@ -105,3 +105,13 @@ def amounts(total: CostTotal) -> tuple[str, str]:
 
 def exact(total: CostTotal) -> tuple[Decimal, Decimal]:
     return (total.exact.excl_vat, total.exact.incl_vat)
+
+
+# The CDR fields whose rounded costs add up to ``total_cost`` (docs/pricing.md).
+COMPONENTS = (
+    "total_fixed_cost",
+    "total_energy_cost",
+    "total_time_cost",
+    "total_parking_cost",
+    "total_reservation_cost",
+)

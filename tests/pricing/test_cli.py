@@ -44,7 +44,10 @@ def test_price_command_prints_totals_and_breakdown(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
-    assert out["total_cost"] == {"excl_vat": 11.25, "incl_vat": 12.5}
+    # Incl. VAT the components are 2.88 + 5.50 + 4.13 (exactly 2.875 and 4.125): the total is
+    # their sum, 12.51, not the exact 12.50 rounded once (pricing/rounding.py).
+    assert out["total_cost"] == {"excl_vat": 11.25, "incl_vat": 12.51}
+    assert out["total_fixed_cost"] == {"excl_vat": 2.5, "incl_vat": 2.88}
     assert out["total_parking_cost"] == {"excl_vat": 3.75, "incl_vat": 4.13}
     assert out["total_energy"] == 20
     assert out["total_parking_time"] == 0.7

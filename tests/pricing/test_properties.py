@@ -96,6 +96,12 @@ def test_cost_never_decreases_when_energy_grows(
     grown = list(periods)
     grown[index] = replace(periods[index], energy_kwh=periods[index].energy_kwh + more)
     assert _total(t, grown) >= _total(t, periods)
+    # The payable total (rounded components summed) is a Session's running total_cost:
+    # it never goes back as the session goes on either.
+    before = price_session(t, periods, BERLIN).total_cost.rounded
+    after = price_session(t, grown, BERLIN).total_cost.rounded
+    assert after.excl_vat >= before.excl_vat
+    assert after.incl_vat >= before.incl_vat
 
 
 @settings(max_examples=60, deadline=None)

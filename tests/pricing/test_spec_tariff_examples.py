@@ -167,10 +167,13 @@ COMPLEX = tariff(
 def test_complex_monday_morning() -> None:
     # "Complex Tariff example", first session: Monday 09:30, 165 minutes charging at 16 A at
     # most, 42 minutes parking (billed as 45): € 9.00 / € 10.30. Charging time is not rounded
-    # because parking follows it.
+    # because parking follows it. The spec's € 10.30 is the exact total rounded once; the
+    # payable total is the sum of the payable components (pricing/rounding.py), 2.88 + 3.30
+    # + 4.13 = € 10.31 incl. VAT, so that the CDR's lines add up to it.
     periods = session(local("2024-06-03 09:30"), charging(165, "20", current_a="16"), parking(42))
     result = price_session(COMPLEX, periods, BERLIN)
-    assert amounts(result.total_cost) == ("9.00", "10.30")
+    assert exact(result.total_cost) == (Decimal("9.00"), Decimal("10.30"))
+    assert amounts(result.total_cost) == ("9.00", "10.31")
     assert exact(result.total_fixed_cost) == (Decimal("2.50"), Decimal("2.875"))
     assert exact(result.total_time_cost) == (Decimal("2.75"), Decimal("3.30"))
     assert exact(result.total_parking_cost) == (Decimal("3.75"), Decimal("4.125"))

@@ -2,7 +2,9 @@
 
 A tariff that 2.1.1 cannot express (``TariffConversionError``) is not served to 2.1.1
 partners rather than sent wrong: it is left out of the list (before paging, so pages stay
-full and ``X-Total-Count`` true), not pushed, and no 2.1.1 connector names it.
+full and ``X-Total-Count`` true), not pushed, and no 2.1.1 connector names it. Those it
+can express are served as published, with their AFIR price text (2.1.1 has
+``tariff_alt_text`` too).
 """
 
 from __future__ import annotations
@@ -40,10 +42,13 @@ async def tariffs_211(
     *,
     updated_from: datetime | None = None,
     updated_to: datetime | None = None,
+    alt_text_languages: Sequence[str] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The ids of the live tariffs in the window, and the 2.1.1 form of those 2.1.1 can
-    express, both in creation order."""
-    live = await tariffs.listed(updated_from=updated_from, updated_to=updated_to)
+    express, both in creation order (as published, given ``alt_text_languages``)."""
+    live = await tariffs.listed(
+        updated_from=updated_from, updated_to=updated_to, alt_text_languages=alt_text_languages
+    )
     rendered = [body for body in map(rendered_211, live) if body is not None]
     return [tariff.id for tariff in live], rendered
 
@@ -70,7 +75,10 @@ class Served211:
 
 async def list_tariffs_211(request: Request, ctx: OcpiContext, page: PageRequest) -> OcpiResponse:
     _, rendered = await tariffs_211(
-        ctx.tariffs, updated_from=page.date_from, updated_to=page.date_to
+        ctx.tariffs,
+        updated_from=page.date_from,
+        updated_to=page.date_to,
+        alt_text_languages=ctx.settings.tariff_alt_text_languages,
     )
     return await rendered_list(request, ctx, page, rendered)
 

@@ -93,7 +93,9 @@ class ChargePointHandlers:
             meter_serial_number=payload.get("meterSerialNumber"),
         )
         registration = await self._services.stations.boot(self._station_id, info, PROTOCOL)
-        await self._services.transactions.reconcile_after_boot(self._station_id)
+        if not self._session.answers_trigger("BootNotification"):
+            # A reboot ends what ran; a boot we asked for (TriggerMessage) ends nothing.
+            await self._services.transactions.reconcile_after_boot(self._station_id)
         self._session.registration = registration
         settings = self._services.settings
         interval = (

@@ -131,11 +131,15 @@ class StationHandlers:
         registration = await self._services.stations.boot(self._station_id, info, PROTOCOL)
         self.session.registration = registration
         settings = self._services.settings
-        if registration == Registration.ACCEPTED:
+        reason = payload["reason"]
+        triggered = self.session.answers_trigger("BootNotification")
+        if registration == Registration.ACCEPTED and not (triggered or reason == "Triggered"):
             # Asks the station about its open transactions: after our answer, not in it.
+            # A boot we asked for (TriggerMessage) is no reboot: it ended nothing.
             self.session.after_reply.append(
                 lambda: self._extra.commands().settle_after_boot(self._station_id)
             )
+        if registration == Registration.ACCEPTED:
             interval = settings.heartbeat_interval
         else:
             interval = settings.pending_retry_interval
