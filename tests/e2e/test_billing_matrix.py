@@ -14,6 +14,7 @@ names only its remoteStartId). Routes: the eMSP registered with us, or behind a 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -439,6 +440,50 @@ async def reconnect_boot(net: BillingNetwork, charger: Charger) -> Decimal:
     return Decimal(10)
 
 
+def metered_by_charger(station: ChargePoint16 | ChargingStation201) -> Decimal:
+    """The kWh of the station's last transaction by its own meter, read off what it sent
+    (1.6 meterStart and meterStop; 2.0.1 the Begin and End registers)."""
+    if isinstance(station, ChargePoint16):
+        begin = [e.request.meter_start for e in station.sent if e.action == "StartTransaction"]
+        end = [e.request.meter_stop for e in station.sent if e.action == "StopTransaction"]
+        return Decimal(end[-1] - begin[-1]) / 1000
+    registers: dict[str, Decimal] = {}
+    for entry in station.sent:
+        if entry.action != "TransactionEvent":
+            continue
+        for meter_value in entry.request.meter_value or []:
+            for sampled in meter_value["sampled_value"]:
+                context = sampled.get("context")
+                if sampled.get("measurand", REGISTER) == REGISTER and not sampled.get("phase"):
+                    registers[context] = Decimal(str(sampled["value"]))
+    return (registers["Transaction.End"] - registers["Transaction.Begin"]) / 1000
+
+
+async def simulator_session(net: BillingNetwork, charger: Charger) -> Decimal:
+    """The simulator's own charging flow (with its third-party habits switched on)."""
+    session = await charger.station.plug_in_and_charge(1, DRIVER, duration=1.0)
+    assert session.accepted
+    return metered_by_charger(charger.station)
+
+
+async def simulator_remote_start(net: BillingNetwork, charger: Charger) -> Decimal:
+    """An operator remote start the simulator carries out itself (with its habits: the
+    quirky 2.0.1 one names only the remoteStartId), stopped remotely."""
+    answer = await command(net.api, STATION, "remote-start", {"id_token": DRIVER, "evse_id": 1})
+    assert answer.status_code == 200, answer.text
+
+    async def running() -> list[dict[str, Any]]:
+        return await transactions(net.api, station_id=STATION, status="active")
+
+    await eventually(running)
+    [active] = await running()
+    await asyncio.sleep(1.0)  # let it charge a while
+    stopped = await net.api.post(f"/api/transactions/{active['id']}/remote-stop")
+    assert stopped.is_success, stopped.text
+    await charger.station.wait_idle()
+    return metered_by_charger(charger.station)
+
+
 FLOWS: dict[str, Flow] = {
     flow.__name__: flow
     for flow in (
@@ -454,6 +499,8 @@ FLOWS: dict[str, Flow] = {
         supersede_then_real_stop,
         triggered_boot,
         reconnect_boot,
+        simulator_session,
+        simulator_remote_start,
     )
 }
 
@@ -479,9 +526,17 @@ async def test_the_emsp_is_billed_what_the_charger_metered(
             kwh = await FLOWS[flow](net, Charger16(cp))
             await _billed(net, kwh)
     else:
-        async with connect201(net.ocpp_url, STATION, boot_on_reconnect=True) as cs:
+        quirks = kind.endswith("quirks")
+        async with connect201(
+            net.ocpp_url,
+            STATION,
+            boot_on_reconnect=True,
+            begin_and_end_in_ended=quirks,
+            reuse_seq_no=quirks,
+            remote_start_without_id_token=quirks,
+        ) as cs:
             await cs.start_up()
-            kwh = await FLOWS[flow](net, Charger201(cs, quirks=kind.endswith("quirks")))
+            kwh = await FLOWS[flow](net, Charger201(cs, quirks=quirks))
             await _billed(net, kwh)
 
 
