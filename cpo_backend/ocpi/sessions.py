@@ -20,7 +20,7 @@ of the session, which must not hold up the chargers' writes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -171,6 +171,10 @@ class SessionProjector:
             reopened = event
             return lambda tx: self._reopened(tx, reopened)
         return None
+
+    def ordering_key(self, event: DomainEvent) -> Hashable | None:
+        """The transaction: an end is priced from the Session its start wrote."""
+        return getattr(event, "transaction_id", None)
 
     async def _reopened(self, tx: WriteTx, event: TransactionReopened) -> None:
         """A transaction we had ended on an estimate runs on: its Session is ACTIVE again
@@ -568,24 +572,45 @@ class SessionUpdater:
         )
         self._without_session |= metered - {session.transaction_id for session in sessions}
         interval = timedelta(seconds=self._ctx.settings.session_update_interval)
+        updates: list[ProjectionWrite] = []
+        updated: set[int] = set()
         for session in sessions:
             if utc_now() - session.last_updated < interval:
                 self._metered.add(session.transaction_id)  # not due: look again next round
                 continue
             try:
-                await self._update(session)
+                update_op = await self._update(session)
             except PricingError:
                 log.exception("session update cannot be priced", session=session.id)
+                continue
+            if update_op is not None:
+                updates.append(update_op)
+                updated.add(session.transaction_id)
+        if updates:
+            # One commit for the round's PATCHes: a commit each would take a disk flush
+            # per running session and second.
+            async def op(tx: WriteTx) -> None:
+                for update_op in updates:
+                    await update_op(tx)
+
+            try:
+                await self._ctx.db.write(op)
+            except Exception:
+                log.exception("session updates failed, trying again next round")
+                self._metered |= updated
+                return False
+            self._outbox.wake()
         return False
 
-    async def _update(self, session: Any) -> None:
+    async def _update(self, session: Any) -> ProjectionWrite | None:
+        """The PATCH of a running session with what it charged so far, as a write."""
         ctx = self._ctx
         details = await ctx.transactions.details(session.transaction_id)
         location = await ctx.locations.get(session.location_id)
         samples = meter_samples(details)
         registers = [s for s in samples if s.energy_wh is not None]
         if not registers:
-            return
+            return None
         last = max(registers[-1].timestamp, session.start_date_time)
         kwh = _kwh(details.meter_start_wh or registers[0].energy_wh, registers[-1].energy_wh)
         zone = location.details.get("time_zone", "UTC")
@@ -618,8 +643,7 @@ class SessionUpdater:
             )
             await tx.execute(_session_push(ctx, session._mapping, "PATCH", body))
 
-        await ctx.db.write(op)
-        self._outbox.wake()
+        return op
 
     async def _expire_pending(self) -> None:
         """A START_SESSION the charger accepted but never acted on: the PENDING Session it
