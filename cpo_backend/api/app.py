@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -24,6 +24,25 @@ from cpo_backend.api import (
 from cpo_backend.api.security import require_api_key
 from cpo_backend.api.services import ApiServices
 
+# Module-level endpoints that find the services on the app: an endpoint defined inside
+# create_api would close over them, and FastAPI caches endpoints by identity in a
+# module-level cache, which would keep every back-end ever built in this process alive.
+operations = APIRouter(tags=["operations"])
+
+
+@operations.get("/health")
+async def health(request: Request) -> JSONResponse:
+    services: ApiServices = request.app.state.services
+    report: dict[str, Any] = await services.health()
+    healthy = report.get("status") == "ok"
+    return JSONResponse(report, status_code=200 if healthy else 503)
+
+
+@operations.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    services: ApiServices = request.app.state.services
+    return Response(generate_latest(services.metrics), media_type=CONTENT_TYPE_LATEST)
+
 
 def create_api(api_services: ApiServices) -> FastAPI:
     app = FastAPI(
@@ -39,15 +58,6 @@ def create_api(api_services: ApiServices) -> FastAPI:
     for module in (*modules, partners, locations, tariffs, cdrs):
         api.include_router(module.router)
     app.include_router(api)
-
-    @app.get("/health", tags=["operations"])
-    async def health() -> JSONResponse:
-        report: dict[str, Any] = await api_services.health()
-        healthy = report.get("status") == "ok"
-        return JSONResponse(report, status_code=200 if healthy else 503)
-
-    @app.get("/metrics", tags=["operations"], include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(api_services.metrics), media_type=CONTENT_TYPE_LATEST)
+    app.include_router(operations)
 
     return app

@@ -61,7 +61,7 @@ async def billing_network(
     try:
         async with (
             hub,
-            httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.http_port}") as api,
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.http_port}", timeout=10) as api,
         ):
             await register_hub(api, hub)
             assert (await api.put("/api/tariffs/AC1", json=TARIFF)).is_success
