@@ -3,7 +3,6 @@ wait while the hub reports the eMSP offline."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 
 from simulators.ocpi_hub import HubSimulator, Received
 from simulators.ocpp16 import connect
+from tests.conftest import eventually
 from tests.e2e.ocpi_support import QUICK_OUTBOX, backend_fixture, location_body, register_hub
 
 backend = backend_fixture(ocpi=QUICK_OUTBOX)
@@ -41,7 +41,9 @@ def session_puts(hub: HubSimulator) -> list[Received]:
     return hub.pushes("sessions", "PUT")
 
 
-async def test_sessions_of_an_emsp_behind_the_hub(hub: HubSimulator, ocpp_url: str) -> None:
+async def test_sessions_of_an_emsp_behind_the_hub(
+    hub: HubSimulator, ocpp_url: str, api: httpx.AsyncClient
+) -> None:
     # The hub reports EMS first: only then are EMS's tokens the hub's to push.
     await client_info(hub, "CONNECTED")
     token = hub.token("BEHIND") | {"party_id": "EMS", "contract_id": "DE-EMS-C1"}
@@ -60,7 +62,13 @@ async def test_sessions_of_an_emsp_behind_the_hub(hub: HubSimulator, ocpp_url: s
         # Offline at the hub: the next session waits, and arrives once it is back.
         await client_info(hub, "OFFLINE")
         assert (await cp.plug_in_and_charge(1, "BEHIND", duration=0.2)).accepted
-        await asyncio.sleep(0.5)
+
+        async def held() -> bool:
+            pending = (await api.get("/api/ocpi/outbox", params={"state": "pending"})).json()
+            return any("OFFLINE" in (row["last_error"] or "") for row in pending)
+
+        # The new Session's PUT was tried and is held for the offline party.
+        await eventually(held)
         assert len(session_puts(hub)) == 1
         await client_info(hub, "CONNECTED")
         await hub.wait_for(lambda _s: len(session_puts(hub)) == 2)
