@@ -99,11 +99,17 @@ _advance_meter = (
 
 
 class TransactionNotFound(Exception):
-    pass
+    def __init__(self, transaction_id: int) -> None:
+        super().__init__(f"transaction {transaction_id} not found")
+        self.transaction_id = transaction_id
 
 
 class TransactionNotActive(Exception):
-    pass
+    """The transaction has ended (or is an orphan): it can be neither stopped nor closed."""
+
+    def __init__(self, transaction_id: int) -> None:
+        super().__init__(f"transaction {transaction_id} is not active: it has ended")
+        self.transaction_id = transaction_id
 
 
 @dataclass(frozen=True, slots=True)

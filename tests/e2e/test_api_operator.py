@@ -259,3 +259,22 @@ async def test_health_metrics_and_docs(ocpp_url: str, api: httpx.AsyncClient) ->
     remote_start = schema["paths"]["/api/stations/{station_id}/commands/remote-start"]["post"]
     assert "requestBody" in remote_start
     assert "/api/transactions/{transaction_id}/force-close" in schema["paths"]
+
+
+async def test_errors_about_transactions_say_what_is_wrong(
+    ocpp_url: str, api: httpx.AsyncClient
+) -> None:
+    async with connect(ocpp_url, "CP_ENDED") as cp:
+        await cp.boot()
+        started = await cp.start_transaction(1, "TAG-ENDED", meter_start=0)
+        await cp.stop_transaction(started.transaction_id, meter_stop=100)
+        transaction_id = started.transaction_id
+        for action in ("remote-stop", "force-close"):
+            refused = await api.post(f"/api/transactions/{transaction_id}/{action}", json={})
+            assert refused.status_code == 409
+            assert refused.json()["detail"] == (
+                f"transaction {transaction_id} is not active: it has ended"
+            )
+    missing = await api.post("/api/transactions/999999/force-close", json={})
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "transaction 999999 not found"
