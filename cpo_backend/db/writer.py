@@ -10,8 +10,13 @@ Operations are ``async def op(tx: WriteTx) -> T``. Plain inserts and updates tha
 no answer are *deferred* with :meth:`WriteTx.defer` and sent as one ``executemany`` per
 statement at the end of the batch; an operation that executes a statement immediately
 first flushes what earlier operations deferred, so it always reads its predecessors'
-writes. If a batch fails, each of its operations is retried in a transaction of its own,
-so one bad operation fails alone and the others still commit.
+writes. Work that many operations of a batch share (re-deriving the statuses of the
+stations they touched, one query of the partners to push to) is *gathered* with
+:meth:`WriteTx.gather` and done once, after the batch's operations and before its commit:
+every immediate statement is a round trip through the event loop, and a batch that ran
+the same reads once per operation spent most of its time waiting for its turn. If a batch
+fails, each of its operations is retried in a transaction of its own, so one bad
+operation fails alone and the others still commit.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from cpo_backend.db.tables import DomainEventRow
 from cpo_backend.domain.events import DomainEvent, EventBus, encode
 
 T = TypeVar("T")
+Item = TypeVar("Item")
+GatheredStep = Callable[["WriteTx", list[Any]], Awaitable[None]]
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +62,7 @@ class WriteTx:
         self._conn = conn
         self._deferred: dict[Executable, list[dict[str, Any]]] = {}
         self._bulk: dict[BulkInsert, list[tuple[Any, ...]]] = {}
+        self._gathered: dict[GatheredStep, list[Any]] = {}
         self.events: list[DomainEvent] = []
 
     @property
@@ -75,6 +83,19 @@ class WriteTx:
         """Queue rows (values in ``bulk.columns`` order) for one bulk insert per batch."""
         if rows:
             self._bulk.setdefault(bulk, []).extend(rows)
+
+    def gather(self, step: Callable[[WriteTx, list[Item]], Awaitable[None]], item: Item) -> None:
+        """Hand ``item`` to ``step``, which runs once before the commit with every item
+        gathered for it in this transaction, in the order they came. ``step`` is the key:
+        pass the same function (or bound method) each time."""
+        self._gathered.setdefault(step, []).append(item)
+
+    async def run_gathered(self) -> None:
+        """Run the gathered steps (and what they gather in turn) before the commit."""
+        while self._gathered:
+            pending, self._gathered = self._gathered, {}
+            for step, items in pending.items():
+                await step(self, items)
 
     def emit(self, event: DomainEvent) -> None:
         """Append ``event`` to the event log in this transaction; listeners hear of it
@@ -195,6 +216,7 @@ class GroupCommitWriter:
         async with self._engine.begin() as conn:
             tx = WriteTx(conn)
             results = [await job.op(tx) for job in jobs]
+            await tx.run_gathered()
             # The facts' events join the durable log in the same commit as the facts.
             tx.insert_later(_append_event, [_log_row(event) for event in tx.events])
             await tx.flush()

@@ -19,6 +19,7 @@ from cpo_backend.db.database import Database
 from cpo_backend.db.tables_ocpi import OutboxRow, PartnerRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.model import Record
+from cpo_backend.domain.paging import Executor
 from cpo_backend.domain.time import UtcTimestamp, utc_now
 
 
@@ -349,9 +350,9 @@ class PartnerService:
         )
 
 
-async def registered_partners(tx: WriteTx) -> list[Partner]:
-    """Inside a write: the partners a change must be pushed to."""
-    result = await tx.execute(
+async def registered_partners(db: Executor) -> list[Partner]:
+    """The partners a change must be pushed to (in a write, or on a read connection)."""
+    result = await db.execute(
         select(PartnerRow).where(PartnerRow.status == PartnerStatus.REGISTERED.value)
     )
     return [_partner(row) for row in result.all()]

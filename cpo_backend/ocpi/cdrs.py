@@ -16,9 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 
-from cpo_backend.db.tables_ocpi import CdrRow, OutboxRow, SessionRow
+from cpo_backend.db.tables_ocpi import CdrRow, SessionRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.background import WakeableLoop
 from cpo_backend.domain.cdrs import CdrNotCreditable, CdrNotFound
@@ -28,7 +28,7 @@ from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.auth import module_caller, module_caller_211
 from cpo_backend.ocpi.charging import charged, meter_samples
 from cpo_backend.ocpi.context import OcpiContext
-from cpo_backend.ocpi.outbox import OutboxWorker, Push, outbox_row
+from cpo_backend.ocpi.outbox import INSERT_ROW, OutboxWorker, Push, outbox_row
 from cpo_backend.ocpi.owned import owned_router
 from cpo_backend.ocpi.sessions import session_object_key, token_owner
 from cpo_backend.ocpi.shapes import shapes_of
@@ -174,9 +174,7 @@ class CdrSealer:
             await _keep_and_send(
                 tx, cdr, (session.id, session.ocpi_id), session.partner_id, to, utc_now()
             )
-            await tx.execute(
-                update(SessionRow).where(SessionRow.id == session.id).values(cdr_state="sealed")
-            )
+            tx.defer(_SEALED, {"b_id": session.id})
 
         await ctx.db.write(op)
         self._outbox.wake()
@@ -299,13 +297,15 @@ async def _keep_and_send(
     """Keep a CDR exactly as it is sent, and queue its POST to the eMSP, in one write;
     ``session`` is the session's (internal id, OCPI id)."""
     session_id, ocpi_session_id = session
-    await tx.execute(
-        insert(CdrRow).values(
-            id=cdr["id"], session_id=session_id, partner_id=partner_id, data=cdr, last_updated=now
-        )
-    )
+    row = {"id": cdr["id"], "session_id": session_id, "partner_id": partner_id}
+    tx.defer(_INSERT_CDR, row | {"data": cdr, "last_updated": now})
     push = Push("cdrs", "POST", "", session_object_key(ocpi_session_id), cdr, to)
-    await tx.execute(insert(OutboxRow).values(**outbox_row(partner_id, push)))
+    tx.defer(INSERT_ROW, outbox_row(partner_id, push))
+
+
+# One statement object each, so that the CDRs sealed in one commit are one executemany.
+_INSERT_CDR = insert(CdrRow)
+_SEALED = update(SessionRow).where(SessionRow.id == bindparam("b_id")).values(cdr_state="sealed")
 
 
 async def _sealed(rows: list[Any], _ctx: OcpiContext) -> list[Any]:

@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy import insert, select, update
 
 from cpo_backend.db.database import Database
-from cpo_backend.db.tables_ocpi import CommandRow, OutboxRow
+from cpo_backend.db.tables_ocpi import CommandRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.commands import (
     Command,
@@ -32,7 +32,7 @@ from cpo_backend.domain.commands import (
     ReserveNow,
 )
 from cpo_backend.domain.time import utc_now
-from cpo_backend.ocpi.outbox import OutboxWorker, Push, outbox_row
+from cpo_backend.ocpi.outbox import INSERT_ROW, OutboxWorker, Push, outbox_row
 from cpo_backend.ocpi.shapes import SHAPES
 from cpo_backend.ocpi.transport.headers import Party
 
@@ -216,7 +216,7 @@ class CommandRunner:
                 .where(CommandRow.id == command.id)
                 .values(state=DONE, result=result, finished_at=utc_now())
             )
-            await tx.execute(insert(OutboxRow).values(**outbox_row(command.partner_id, push)))
+            tx.defer(INSERT_ROW, outbox_row(command.partner_id, push))
             if hook is not None:
                 await hook(tx, command.id, result)
 

@@ -106,6 +106,9 @@ _FINISHED = (
         last_status_code=bindparam("b_code"),
     )
 )
+# A row of :func:`outbox_row`: one statement object, so that deferred rows share an
+# executemany.
+INSERT_ROW = insert(OutboxRow)
 # A failed attempt: tried again at ``b_due``, or never again when ``b_state`` is dead;
 # only while pending, so that a row the operator dropped during the attempt stays dropped.
 _FAILED = (
@@ -212,11 +215,13 @@ class OutboxRecorder:
         self._ctx = ctx
 
     async def on_event(self, tx: WriteTx, event: DomainEvent) -> None:
-        changes = await self._changes(tx, event)
-        if not changes:
-            return
+        for change in await self._changes(tx, event):
+            # Recorded once per commit for every change of its events: one read of the
+            # partners and one batched insert for a page of EVSE status changes.
+            tx.gather(self._record, change)
+
+    async def _record(self, tx: WriteTx, changes: list[Change]) -> None:
         partners = await registered_partners(tx)
-        rows = []
         for change in changes:
             bodies: dict[str | None, dict[str, Any] | None] = {}
             for partner in _receivers(partners, change.module):
@@ -226,9 +231,7 @@ class OutboxRecorder:
                 if change.render is not None and body is None:
                     continue
                 push = Push(change.module, change.method, change.path, change.object_key, body)
-                rows.append(outbox_row(partner.id, push))
-        if rows:
-            await tx.execute(insert(OutboxRow), rows)
+                tx.defer(INSERT_ROW, outbox_row(partner.id, push))
 
     async def _changes(self, tx: WriteTx, event: DomainEvent) -> list[Change]:
         us = self._ctx.us

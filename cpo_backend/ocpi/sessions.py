@@ -21,20 +21,20 @@ of the session, which must not hold up the chargers' writes.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from cpo_backend.db.projection import ProjectionWrite
 from cpo_backend.db.tables import TransactionRow
 from cpo_backend.db.tables_ocpi import (
     CommandRow,
     EvseRow,
-    OutboxRow,
     PartnerTokenRow,
     SessionRow,
     TariffRow,
@@ -50,14 +50,15 @@ from cpo_backend.domain.events import (
     TransactionReopened,
     TransactionStarted,
 )
-from cpo_backend.domain.locations import REMOVED, load_locations
+from cpo_backend.domain.locations import REMOVED, Location, load_locations
+from cpo_backend.domain.paging import Executor
 from cpo_backend.domain.partners import Partner, registered_partners
 from cpo_backend.domain.tariffs import as_tariff
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.auth import module_caller, module_caller_211
 from cpo_backend.ocpi.charging import charged, meter_samples
 from cpo_backend.ocpi.context import VERSION, OcpiContext, reaching
-from cpo_backend.ocpi.outbox import OutboxWorker, Push, outbox_row
+from cpo_backend.ocpi.outbox import INSERT_ROW, OutboxWorker, Push, outbox_row
 from cpo_backend.ocpi.owned import owned_router
 from cpo_backend.ocpi.shapes import SHAPES, Shapes, shapes_of, speaks
 from cpo_backend.ocpi.transport.headers import Party
@@ -120,17 +121,26 @@ def session_object_key(ocpi_id: str) -> str:
     return f"session:{ocpi_id}"
 
 
-def _session_push(
-    ctx: OcpiContext, session: Mapping[Any, Any], method: str, body: dict[str, Any]
-) -> Any:
-    """The outbox row of one push of ``session`` (its stored values), for the token's owner
-    (through a hub, when the partner is one)."""
+def _push_session(
+    tx: WriteTx,
+    ctx: OcpiContext,
+    session: Mapping[Any, Any],
+    method: str,
+    body: dict[str, Any],
+) -> None:
+    """Queue one push of ``session`` (its stored values) in ``tx``, for the token's owner
+    (through a hub, when the partner is one); the rows of a commit are one insert."""
     us = ctx.us
     session_id = session["ocpi_id"]
     path = f"/{us.country_code}/{us.party_id}/{session_id}"
     to = token_owner(session["cdr_token"])
     push = Push("sessions", method, path, session_object_key(session_id), body, to)
-    return insert(OutboxRow).values(**outbox_row(session["partner_id"], push))
+    tx.defer(INSERT_ROW, outbox_row(session["partner_id"], push))
+
+
+# Every new Session row has the same columns (see ``SessionProjector._session_row``): one
+# statement object, so that the Sessions of a commit are one executemany.
+_INSERT_SESSION = insert(SessionRow)
 
 
 class CdrIssuer(Protocol):
@@ -158,13 +168,10 @@ class SessionProjector:
 
     async def prepare(self, event: DomainEvent) -> ProjectionWrite | None:
         if isinstance(event, TransactionStarted):
-            if event.id_token is None:
-                return None  # cable first: the token comes with TransactionAuthorized
-            started = event
-            return lambda tx: self._started(tx, started)
+            # Cable first (no token): the token comes with TransactionAuthorized.
+            return await self._starting(event) if event.id_token else None
         if isinstance(event, TransactionAuthorized):
-            authorized = event
-            return lambda tx: self._authorized(tx, authorized)
+            return await self._authorized(event)
         if isinstance(event, TransactionEnded | TransactionCorrected):
             return await self._ending(event)
         if isinstance(event, TransactionReopened):
@@ -197,24 +204,21 @@ class SessionProjector:
         await tx.execute(update(SessionRow).where(SessionRow.id == session.id).values(**values))
         changes = {"status": ACTIVE, "last_updated": format_utc(now)}
         body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
-        await tx.execute(_session_push(self._ctx, session._mapping, "PATCH", body))
+        _push_session(tx, self._ctx, session._mapping, "PATCH", body)
 
-    async def _owner(self, tx: WriteTx, owner: Party) -> Partner | None:
-        return reaching([p for p in await registered_partners(tx) if speaks(p)], owner)
+    async def _owner(self, db: Executor, owner: Party) -> Partner | None:
+        return reaching([p for p in await registered_partners(db) if speaks(p)], owner)
 
-    async def _authorized(self, tx: WriteTx, event: TransactionAuthorized) -> None:
+    async def _authorized(self, event: TransactionAuthorized) -> ProjectionWrite | None:
         """The token of a transaction that started without one: its Session starts now,
         at the transaction's start, unless the transaction ended meanwhile (its end
         event, later in the log, then finds the session and completes it)."""
-        transaction = (
-            await tx.execute(
-                select(TransactionRow).where(TransactionRow.id == event.transaction_id)
-            )
-        ).first()
+        transaction = await self._ctx.db.fetch_one(
+            select(TransactionRow).where(TransactionRow.id == event.transaction_id)
+        )
         if transaction is None:
-            return
-        await self._started(
-            tx,
+            return None
+        return await self._starting(
             TransactionStarted(
                 event.station_id,
                 event.at,
@@ -222,60 +226,72 @@ class SessionProjector:
                 transaction.evse_id,
                 transaction.connector_id,
                 event.id_token,
-            ),
+            )
         )
 
-    async def _started(self, tx: WriteTx, event: TransactionStarted) -> None:
+    async def _starting(self, event: TransactionStarted) -> ProjectionWrite | None:
+        """A start with a partner's token at an EVSE of ours: the token, its owner, the
+        EVSE, the tariff and the location are read here, outside the writer (the
+        transaction's ordering key has the writes of its earlier events committed); the
+        returned operation writes the Session and its PUT."""
         if not event.id_token:
-            return
-        existing = await tx.execute(
-            select(SessionRow.id).where(SessionRow.transaction_id == event.transaction_id)
-        )
-        if existing.first() is not None:
-            return  # seen already (a replay of the log, or the token told twice)
-        token = await _partner_token(tx, event.id_token)
-        if token is None:
-            return
-        partner = await self._owner(tx, Party(token.country_code.upper(), token.party_id.upper()))
-        evse = (
-            await tx.execute(
-                select(EvseRow).where(
-                    EvseRow.station_id == event.station_id,
-                    EvseRow.ocpp_evse_id == event.evse_id,
-                    EvseRow.status != REMOVED,
+            return None
+        async with self._ctx.db.read() as conn:
+            existing = await conn.execute(
+                select(SessionRow.id).where(SessionRow.transaction_id == event.transaction_id)
+            )
+            if existing.first() is not None:
+                return None  # seen already (a replay of the log, or the token told twice)
+            token = await _partner_token(conn, event.id_token)
+            if token is None:
+                return None
+            owner = Party(token.country_code.upper(), token.party_id.upper())
+            partner = await self._owner(conn, owner)
+            evse = (
+                await conn.execute(
+                    select(EvseRow).where(
+                        EvseRow.station_id == event.station_id,
+                        EvseRow.ocpp_evse_id == event.evse_id,
+                        EvseRow.status != REMOVED,
+                    )
                 )
-            )
-        ).first()
-        if partner is None or evse is None:
-            return
-        started = (
-            await tx.execute(
-                select(TransactionRow.started_at).where(TransactionRow.id == event.transaction_id)
-            )
-        ).scalar_one_or_none() or event.at
-        command = await self._remote_start(tx, token.uid, event, started)
-        connector = _connector(evse, str(event.connector_id))
-        if command is not None and await self._activate(
-            tx, command, started, event, evse, connector
-        ):
-            return
+            ).first()
+            if partner is None or evse is None:
+                return None
+            started = (
+                await conn.execute(
+                    select(TransactionRow.started_at).where(
+                        TransactionRow.id == event.transaction_id
+                    )
+                )
+            ).scalar_one_or_none() or event.at
+            command = await _remote_start(conn, token.uid, event.station_id, started)
+            connector = _connector(evse, str(event.connector_id))
+            row = await self._session_row(conn, partner.id, token, evse, connector, started)
+            [location] = await load_locations(conn, [evse.location_id])
         whitelisted = token.whitelist in ("ALWAYS", "ALLOWED")
-        method = "COMMAND" if command else ("WHITELIST" if whitelisted else "AUTH_REQUEST")
-        reference = (
-            command.authorization_reference
-            if command
-            else self._ctx.authorization_references.pop((token.uid, event.station_id), None)
-        )
-        row = await self._session_row(tx, partner.id, token, evse, connector, started)
-        row |= {
-            "id": event.transaction_id,
-            "ocpi_id": str(event.transaction_id),
-            "transaction_id": event.transaction_id,
-            "auth_method": method,
-            "authorization_reference": reference,
-            "status": ACTIVE,
-        }
-        await self._put(tx, partner, row, evse.location_id)
+
+        async def write(tx: WriteTx) -> None:
+            used = command is not None and await _use_command(tx, command.id, event.transaction_id)
+            if used and await self._activate(tx, command, started, event, evse, connector):
+                return
+            method = "COMMAND" if used else ("WHITELIST" if whitelisted else "AUTH_REQUEST")
+            reference = (
+                command.authorization_reference
+                if used
+                else self._ctx.authorization_references.pop((token.uid, event.station_id), None)
+            )
+            session = row | {
+                "id": event.transaction_id,
+                "ocpi_id": str(event.transaction_id),
+                "transaction_id": event.transaction_id,
+                "auth_method": method,
+                "authorization_reference": reference,
+                "status": ACTIVE,
+            }
+            self._put(tx, partner, session, location)
+
+        return write
 
     async def announce(self, tx: WriteTx, command_id: int, result: str) -> None:
         """An accepted START_SESSION: a PENDING Session until the charger starts, unless it
@@ -300,6 +316,7 @@ class SessionProjector:
             return
         connector = _connector(evse, command.connector_id)
         row = await self._session_row(tx, owner.id, token, evse, connector, utc_now())
+        [location] = await load_locations(tx, [evse.location_id])
         row |= {
             "id": -command.id,
             "ocpi_id": f"C{command.id}",
@@ -308,7 +325,7 @@ class SessionProjector:
             "authorization_reference": command.authorization_reference,
             "status": PENDING,
         }
-        await self._put(tx, owner, row, evse.location_id)
+        self._put(tx, owner, row, location)
 
     async def _activate(
         self,
@@ -348,12 +365,12 @@ class SessionProjector:
             "last_updated": format_utc(now),
         }
         body = (await _partner_shapes(tx, pending.partner_id)).session_changes(changes)
-        await tx.execute(_session_push(self._ctx, pending._mapping, "PATCH", body))
+        _push_session(tx, self._ctx, pending._mapping, "PATCH", body)
         return True
 
     async def _session_row(
         self,
-        tx: WriteTx,
+        db: Executor,
         partner_id: int,
         token: Any,
         evse: Any,
@@ -361,7 +378,7 @@ class SessionProjector:
         start: datetime,
     ) -> dict[str, Any]:
         """The values a new Session starts with; the caller adds ids, status and auth."""
-        tariff = await self._tariff_at(tx, connector.get("tariff_ids", []), start)
+        tariff = await self._tariff_at(db, connector.get("tariff_ids", []), start)
         return {
             "partner_id": partner_id,
             "cdr_token": {
@@ -384,48 +401,20 @@ class SessionProjector:
             "last_updated": utc_now(),
         }
 
-    async def _put(
-        self, tx: WriteTx, partner: Partner, row: dict[str, Any], location_id: str
-    ) -> None:
-        await tx.execute(insert(SessionRow).values(**row))
-        [location] = await load_locations(tx, [location_id])
+    def _put(self, tx: WriteTx, partner: Partner, row: dict[str, Any], location: Location) -> None:
+        tx.defer(_INSERT_SESSION, row)
         body = shapes_of(partner).session(render_session(row, self._ctx.us), location)
-        await tx.execute(_session_push(self._ctx, row, "PUT", body))
-
-    async def _remote_start(
-        self, tx: WriteTx, uid: str, event: TransactionStarted, started: datetime
-    ) -> Any:
-        """The START_SESSION this start answers, if any; it is marked as used."""
-        command = (
-            await tx.execute(
-                select(CommandRow)
-                .where(
-                    CommandRow.token_uid == uid,
-                    CommandRow.command == "START_SESSION",
-                    CommandRow.station_id == event.station_id,
-                    CommandRow.session_id.is_(None),
-                    CommandRow.created_at >= started - REMOTE_START_WINDOW,
-                )
-                .order_by(CommandRow.id.desc())
-            )
-        ).first()
-        if command is not None:
-            await tx.execute(
-                update(CommandRow)
-                .where(CommandRow.id == command.id)
-                .values(session_id=event.transaction_id)
-            )
-        return command
+        _push_session(tx, self._ctx, row, "PUT", body)
 
     async def _tariff_at(
-        self, tx: WriteTx, tariff_ids: list[str], moment: datetime
+        self, db: Executor, tariff_ids: list[str], moment: datetime
     ) -> dict[str, Any] | None:
         """The first of the connector's tariffs valid at ``moment``, as OCPI JSON and as
         published: the CDR carries it, price text included, as the driver was shown it."""
         us = self._ctx.us
         for tariff_id in tariff_ids:
             row = (
-                await tx.execute(
+                await db.execute(
                     select(TariffRow).where(TariffRow.id == tariff_id, TariffRow.deleted.is_(False))
                 )
             ).first()
@@ -476,6 +465,8 @@ class SessionProjector:
             changes["total_cost"] = final
         changes["last_updated"] = format_utc(now)
         corrected = isinstance(event, TransactionCorrected)
+        async with ctx.db.read() as conn:
+            body = (await _partner_shapes(conn, session.partner_id)).session_changes(changes)
 
         async def write(tx: WriteTx) -> None:
             current = (
@@ -489,8 +480,7 @@ class SessionProjector:
                 "end_date_time": ended,
                 "last_updated": now,
             }
-            body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
-            await tx.execute(_session_push(ctx, session._mapping, "PATCH", body))
+            _push_session(tx, ctx, session._mapping, "PATCH", body)
             if current.cdr_state == "sealed":
                 # The CDR went out on the estimate (corrected since, or reopened and now
                 # ended for real): a Credit CDR after the new PATCH, then the new CDR
@@ -504,15 +494,43 @@ class SessionProjector:
         return write
 
 
-async def _partner_token(tx: WriteTx, uid: str) -> Any:
+async def _partner_token(db: Executor, uid: str) -> Any:
     """The newest partner token with this uid (the one a charger's id tag means)."""
     return (
-        await tx.execute(
+        await db.execute(
             select(PartnerTokenRow)
             .where(PartnerTokenRow.uid == uid)
             .order_by(PartnerTokenRow.last_updated.desc())
         )
     ).first()
+
+
+async def _remote_start(db: Executor, uid: str, station_id: str, started: datetime) -> Any:
+    """The START_SESSION a start with this token at this station answers, if any."""
+    return (
+        await db.execute(
+            select(CommandRow)
+            .where(
+                CommandRow.token_uid == uid,
+                CommandRow.command == "START_SESSION",
+                CommandRow.station_id == station_id,
+                CommandRow.session_id.is_(None),
+                CommandRow.created_at >= started - REMOTE_START_WINDOW,
+            )
+            .order_by(CommandRow.id.desc())
+        )
+    ).first()
+
+
+async def _use_command(tx: WriteTx, command_id: int, transaction_id: int) -> bool:
+    """Mark the START_SESSION as answered by this transaction; False when another start
+    took it since it was read."""
+    marked = await tx.execute(
+        update(CommandRow)
+        .where(CommandRow.id == command_id, CommandRow.session_id.is_(None))
+        .values(session_id=transaction_id)
+    )
+    return bool(marked.rowcount)
 
 
 def _connector(evse: Any, connector_id: str | None) -> dict[str, Any]:
@@ -521,10 +539,28 @@ def _connector(evse: Any, connector_id: str | None) -> dict[str, Any]:
     return next((c for c in connectors if c.get("id") == connector_id), connectors[0])
 
 
-async def _partner_shapes(tx: WriteTx, partner_id: int) -> Shapes:
+async def _partner_shapes(db: Executor, partner_id: int) -> Shapes:
     """The shapes of the partner's version (a partner gone since is dropped by the outbox)."""
-    partner = next((p for p in await registered_partners(tx) if p.id == partner_id), None)
+    partner = next((p for p in await registered_partners(db) if p.id == partner_id), None)
     return shapes_of(partner) if partner is not None else SHAPES[VERSION]
+
+
+@dataclass(frozen=True, slots=True)
+class _Patch:
+    """A running session's update: the stored values (for ``_PATCHED``) and the body."""
+
+    session: Any
+    values: dict[str, Any]
+    body: dict[str, Any]
+
+
+_PATCHED = (
+    update(SessionRow)
+    .where(SessionRow.id == bindparam("b_id"))
+    .values(
+        kwh=bindparam("b_kwh"), last_updated=bindparam("b_at"), periods_sent=bindparam("b_sent")
+    )
+)
 
 
 class SessionUpdater:
@@ -572,26 +608,39 @@ class SessionUpdater:
         )
         self._without_session |= metered - {session.transaction_id for session in sessions}
         interval = timedelta(seconds=self._ctx.settings.session_update_interval)
-        updates: list[ProjectionWrite] = []
+        patches: list[_Patch] = []
         updated: set[int] = set()
         for session in sessions:
             if utc_now() - session.last_updated < interval:
                 self._metered.add(session.transaction_id)  # not due: look again next round
                 continue
             try:
-                update_op = await self._update(session)
+                patch = await self._update(session)
             except PricingError:
                 log.exception("session update cannot be priced", session=session.id)
                 continue
-            if update_op is not None:
-                updates.append(update_op)
+            if patch is not None:
+                patches.append(patch)
                 updated.add(session.transaction_id)
-        if updates:
-            # One commit for the round's PATCHes: a commit each would take a disk flush
-            # per running session and second.
+        if patches:
+            ctx = self._ctx
+
+            # One commit for the round's PATCHes, one read of which sessions still run
+            # and batched writes: a commit each would take a disk flush per running
+            # session and second, statements each a round trip through the event loop.
             async def op(tx: WriteTx) -> None:
-                for update_op in updates:
-                    await update_op(tx)
+                running = await tx.execute(
+                    select(SessionRow.id).where(
+                        SessionRow.id.in_([patch.session.id for patch in patches]),
+                        SessionRow.status == ACTIVE,
+                    )
+                )
+                active = set(running.scalars())
+                for patch in patches:
+                    if patch.session.id not in active:
+                        continue  # ended meanwhile: the COMPLETED PATCH is queued already
+                    tx.defer(_PATCHED, patch.values)
+                    _push_session(tx, ctx, patch.session._mapping, "PATCH", patch.body)
 
             try:
                 await self._ctx.db.write(op)
@@ -602,8 +651,8 @@ class SessionUpdater:
             self._outbox.wake()
         return False
 
-    async def _update(self, session: Any) -> ProjectionWrite | None:
-        """The PATCH of a running session with what it charged so far, as a write."""
+    async def _update(self, session: Any) -> _Patch | None:
+        """The PATCH of a running session with what it charged so far."""
         ctx = self._ctx
         details = await ctx.transactions.details(session.transaction_id)
         location = await ctx.locations.get(session.location_id)
@@ -628,22 +677,8 @@ class SessionUpdater:
         if session.tariff is not None:
             changes["total_cost"] = so_far.totals["total_cost"]
         changes["last_updated"] = format_utc(now)
-        body = shapes.session_changes(changes)
-
-        async def op(tx: WriteTx) -> None:
-            current = (
-                await tx.execute(select(SessionRow.status).where(SessionRow.id == session.id))
-            ).scalar_one()
-            if current != ACTIVE:  # ended meanwhile: the COMPLETED PATCH is queued already
-                return
-            await tx.execute(
-                update(SessionRow)
-                .where(SessionRow.id == session.id)
-                .values(kwh=kwh, last_updated=now, periods_sent=len(closed))
-            )
-            await tx.execute(_session_push(ctx, session._mapping, "PATCH", body))
-
-        return op
+        values = {"b_id": session.id, "b_kwh": kwh, "b_at": now, "b_sent": len(closed)}
+        return _Patch(session, values, shapes.session_changes(changes))
 
     async def _expire_pending(self) -> None:
         """A START_SESSION the charger accepted but never acted on: the PENDING Session it
@@ -666,7 +701,7 @@ class SessionUpdater:
                 if changed.rowcount:
                     changes = {"status": INVALID, "last_updated": format_utc(now)}
                     body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
-                    await tx.execute(_session_push(self._ctx, session._mapping, "PATCH", body))
+                    _push_session(tx, self._ctx, session._mapping, "PATCH", body)
 
             await self._ctx.db.write(op)
         if expired:
