@@ -1,11 +1,15 @@
 """OCPI figures: pulling 10,000 EVSEs page by page, pushing location edits, and the time
 from StopTransaction to the CDR accepted by the eMSP.
 
-Starts a back-end in this process (``CpoBackend``, as ``cpo-backend serve`` runs it: uvloop
-when installed, start-up heap frozen, young GC generation threshold raised) on a temporary
-SQLite file, or on ``--database-url`` (a fresh, empty database), and a hub simulator
-(``simulators/ocpi_hub.py``, an eMSP written from the spec) on 127.0.0.1. Everything talks
-over real HTTP and real OCPP 1.6 websockets; the load generator shares the process.
+Starts a back-end, ``cpo-backend serve`` in a child process as an operator runs it, on a
+temporary SQLite file, or on ``--database-url`` (a fresh, empty database), and a hub
+simulator (``simulators/ocpi_hub.py``, an eMSP written from the spec) on 127.0.0.1.
+Everything talks over real HTTP and real OCPP 1.6 websockets. The load generator (the hub,
+the chargers, the operator API client) runs in this process, so that the back-end's
+figures are its own. ``--in-process`` runs the back-end in this process and event loop
+instead (``CpoBackend``, started as ``serve`` starts it), as the figures before
+2026-12-03 were taken; ``--backend-tree`` runs ``serve`` from another checkout, to measure
+two versions side by side in one run.
 
 Set-up: a realistic tariff ``AC1`` (session fee, time-of-day energy prices, parking time)
 through ``PUT /api/tariffs/AC1``, then ``--locations`` locations of ``--evses`` EVSEs each
@@ -36,8 +40,9 @@ registers with the back-end (token A from the operator API) *after* the set-up, 
    (stop sent -> stop answered, -> CDR built: the CDR's ``last_updated``, -> accepted
    by the hub), sessions/s from the first start to the last CDR, and what the process
    did meanwhile: requests the hub received, group-commit batches (from ``/metrics``)
-   and how busy the writer was, CPU of the event loop thread and of the process, event
-   loop lag. Every CDR must carry the tariff and a price.
+   and how busy the writer was, CPU of the back-end's event loop thread and of its
+   process, and (in process) the event loop lag. Every CDR must carry the tariff and a
+   price.
 
 Back-end settings: ``ocpi.page_limit`` from ``--page-limit`` (default 100, the back-end's
 default); ``ocpi.session_update_interval`` 1 s instead of 60 s, so that the one-second
@@ -51,6 +56,7 @@ silenced.
 
     .venv/bin/python benchmarks/ocpi_bench.py
     .venv/bin/python benchmarks/ocpi_bench.py --locations 500 --sessions 50 --chargers 20
+    .venv/bin/python benchmarks/ocpi_bench.py --skip-pull --edits 0 --backend-tree /tmp/old
     .venv/bin/python benchmarks/ocpi_bench.py \\
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/ocpi_bench
 """
@@ -64,8 +70,11 @@ import gc
 import json
 import logging
 import math
+import os
 import random
+import socket
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -151,6 +160,36 @@ def location_body(number: int, evses: int, bound: bool) -> dict[str, Any]:
             for evse in range(1, evses + 1)
         ],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """Where the back-end under test listens, and its process (None: this one)."""
+
+    http_port: int
+    ocpp_port: int
+    pid: int | None = None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int | None) -> tuple[float, float]:
+    """CPU seconds so far of the back-end's event loop (main) thread and of its process."""
+    if pid is None:
+        return time.thread_time(), time.process_time()
+    return _stat_cpu(f"/proc/{pid}/task/{pid}/stat"), _stat_cpu(f"/proc/{pid}/stat")
+
+
+def _stat_cpu(path: str) -> float:
+    # proc_pid_stat(5): utime and stime are fields 14 and 15; the name in parentheses
+    # (field 2) may hold spaces, so count from after it, where field 3 is.
+    fields = Path(path).read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def quantile(values: list[float], q: float) -> float:
@@ -430,8 +469,7 @@ def spread(values: list[float]) -> str:
 async def bench_sessions(
     hub: HubSimulator,
     cdr_log: CdrLog,
-    ocpp_url: str,
-    metrics_url: str,
+    backend: Backend,
     chargers: int,
     evses: int,
     sessions: int,
@@ -460,6 +498,8 @@ async def bench_sessions(
             if not done.accepted:
                 refused.append(f"{charger.id}/{connector}")
 
+    ocpp_url = f"ws://127.0.0.1:{backend.ocpp_port}/ocpp"
+    metrics_url = f"http://127.0.0.1:{backend.http_port}/metrics"
     async with contextlib.AsyncExitStack() as stack:
         started = time.perf_counter()
         for charger in fleet:
@@ -473,8 +513,9 @@ async def bench_sessions(
         received_before = len(hub.state.received)
         writer_before = await writer_totals(metrics_url)
         first_start = time.time()
-        cpu_before = (time.thread_time(), time.process_time())
-        async with loop_lag(lags):
+        cpu_before = cpu_seconds(backend.pid)
+        # The lag of this loop is the back-end's only when the back-end runs in it.
+        async with loop_lag(lags) if backend.pid is None else contextlib.nullcontext():
             await asyncio.gather(
                 *(run_outlet(index, charger, n) for index, (charger, n) in enumerate(outlets))
             )
@@ -483,8 +524,11 @@ async def bench_sessions(
             except TimeoutError:
                 print(f"timeout: {len(cdr_log.answered)} of {sessions} CDRs after {timeout:.0f} s")
         wall = max(cdr_log.answered.values(), default=time.time()) - first_start
-        loop_cpu = (time.thread_time() - cpu_before[0]) / (time.time() - first_start)
-        process_cpu = (time.process_time() - cpu_before[1]) / (time.time() - first_start)
+        cpu_after = cpu_seconds(backend.pid)
+        loop_cpu, process_cpu = (
+            (after - before) / (time.time() - first_start)
+            for after, before in zip(cpu_after, cpu_before, strict=True)
+        )
         writer_after = await writer_totals(metrics_url)
         pushes = hub.state.received[received_before:]
 
@@ -530,8 +574,9 @@ async def bench_sessions(
         f"({', '.join(f'{n} {module}' for module, n in by_module.items())}: "
         f"{len(pushes) / wall:.0f}/s); group commit {batches:.0f} batches of "
         f"{operations / max(batches, 1):.1f} operations, {seconds / max(batches, 1) * 1000:.1f} ms "
-        f"each, writer busy {seconds / wall:.0%}; event loop thread CPU {loop_cpu:.0%}, "
-        f"process CPU {process_cpu:.0%} of a core; event loop lag {spread(lags)}"
+        f"each, writer busy {seconds / wall:.0%}; back-end event loop thread CPU "
+        f"{loop_cpu:.0%}, process CPU {process_cpu:.0%} of a core"
+        + (f"; event loop lag {spread(lags)}" if lags else "")
     )
 
 
@@ -555,26 +600,79 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     # The back-end's own lines (structlog) below ERROR would flood the figures.
     configure_logging(LoggingSettings(level="ERROR"))
     logging.disable(logging.WARNING)
-    print(f"database {database_url.split('@')[-1]}, page limit {args.page_limit}")
+    where = "in this process" if args.in_process else f"serve from {args.backend_tree or 'here'}"
+    print(f"back-end {where}, database {database_url.split('@')[-1]}, page limit {args.page_limit}")
     cdr_log = CdrLog(args.sessions)
     hub = HubSimulator()
     hub.app.add_middleware(CdrClock, log=cdr_log)
     # The hub outlives the back-end, so that the back-end never pushes into a closed port.
     async with hub:
-        backend = CpoBackend(settings)
-        await backend.start()
+        if not args.in_process:
+            async with served(args, database_url, workdir) as backend:
+                await measure(args, backend, hub, cdr_log)
+            return
+        in_process = CpoBackend(settings)
+        await in_process.start()
         # As ``cpo-backend serve`` does once started.
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         try:
-            await measure(args, backend, hub, cdr_log)
+            await measure(args, Backend(in_process.http_port, in_process.ocpp_port), hub, cdr_log)
         finally:
-            await backend.stop()
+            await in_process.stop()
+
+
+@contextlib.asynccontextmanager
+async def served(
+    args: argparse.Namespace, database_url: str, workdir: Path
+) -> AsyncIterator[Backend]:
+    """``cpo-backend serve`` in a child process with the benchmark's settings, from this
+    checkout or from ``--backend-tree``; its output goes to ``serve.log`` in ``workdir``."""
+    backend = Backend(free_port(), free_port())
+    env = os.environ | {
+        "CPO_DATABASE__URL": database_url,
+        "CPO_OCPP__HOST": "127.0.0.1",
+        "CPO_OCPP__PORT": str(backend.ocpp_port),
+        "CPO_HTTP__HOST": "127.0.0.1",
+        "CPO_HTTP__PORT": str(backend.http_port),
+        "CPO_LOGGING__LEVEL": "ERROR",
+        "CPO_OCPI__PAGE_LIMIT": str(args.page_limit),
+        "CPO_OCPI__SESSION_UPDATE_INTERVAL": "1.0",
+        "CPO_OCPI__OUTBOX_POLL_INTERVAL": str(args.outbox_poll_interval),
+    }
+    command = [str(Path(sys.executable).with_name("cpo-backend")), "serve"]
+    cwd = None
+    if args.backend_tree:
+        # Its own package first: ``-c`` puts the working directory first on the path.
+        env["PYTHONPATH"] = cwd = str(args.backend_tree)
+        command = [sys.executable, "-c", "from cpo_backend.cli import main; main()", "serve"]
+    log_path = workdir / "serve.log"
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            *command, env=env, cwd=cwd, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.perf_counter() + 60
+        while not all(listening(port) for port in (backend.http_port, backend.ocpp_port)):
+            if process.returncode is not None or time.perf_counter() > deadline:
+                raise SystemExit(f"serve did not start:\n{log_path.read_text()[-3000:]}")
+            await asyncio.sleep(0.2)
+        yield Backend(backend.http_port, backend.ocpp_port, process.pid)
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+def listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
 
 
 async def measure(
-    args: argparse.Namespace, backend: CpoBackend, hub: HubSimulator, cdr_log: CdrLog
+    args: argparse.Namespace, backend: Backend, hub: HubSimulator, cdr_log: CdrLog
 ) -> None:
     base = f"http://127.0.0.1:{backend.http_port}"
     limits = httpx.Limits(max_connections=args.setup_concurrency)
@@ -600,8 +698,7 @@ async def measure(
         await bench_sessions(
             hub,
             cdr_log,
-            f"ws://127.0.0.1:{backend.ocpp_port}/ocpp",
-            f"http://127.0.0.1:{backend.http_port}/metrics",
+            backend,
             chargers,
             args.evses,
             args.sessions,
@@ -640,6 +737,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="wait for the CDRs")
     parser.add_argument(
         "--database-url", help="a fresh database (default: a temporary SQLite file)"
+    )
+    parser.add_argument(
+        "--in-process", action="store_true", help="the back-end in this process and event loop"
+    )
+    parser.add_argument(
+        "--backend-tree", type=Path, help="serve from this checkout (side-by-side runs)"
     )
     args = parser.parse_args()
     with contextlib.suppress(ImportError):

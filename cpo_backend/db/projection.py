@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Insert, select
 
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables import DomainEventRow, ProjectorCheckpointRow, ProjectorFailureRow
@@ -129,14 +129,23 @@ async def set_checkpoint(db: Database, name: str, event_id: int) -> None:
     """Move projector ``name`` to ``event_id`` (back, to replay what follows)."""
 
     async def op(tx: WriteTx) -> None:
-        await _advance(db, tx, name, event_id)
+        _advance(db, tx, name, event_id)
 
     await db.write(op)
 
 
-async def _advance(db: Database, tx: WriteTx, name: str, event_id: int) -> None:
-    statement = db.upsert(ProjectorCheckpointRow.__table__, ["name"], ["event_id", "updated_at"])
-    await tx.execute(statement, {"name": name, "event_id": event_id, "updated_at": utc_now()})
+_advances: dict[str, Insert] = {}
+
+
+def _advance(db: Database, tx: WriteTx, name: str, event_id: int) -> None:
+    # Deferred, and one statement object per dialect: the checkpoints of every projector
+    # in a batch are one executemany.
+    statement = _advances.get(db.dialect)
+    if statement is None:
+        statement = _advances[db.dialect] = db.upsert(
+            ProjectorCheckpointRow.__table__, ["name"], ["event_id", "updated_at"]
+        )
+    tx.defer(statement, {"name": name, "event_id": event_id, "updated_at": utc_now()})
 
 
 class ProjectorRunner:
@@ -230,7 +239,7 @@ class ProjectorRunner:
         async def op(tx: WriteTx) -> None:
             for _logged, write in batch:
                 await write(tx)
-            await _advance(self._db, tx, name, upto)
+            _advance(self._db, tx, name, upto)
 
         try:
             await self._db.write(op)
@@ -252,7 +261,7 @@ class ProjectorRunner:
 
         async def op(tx: WriteTx) -> None:
             await write(tx)
-            await _advance(self._db, tx, name, logged.id)
+            _advance(self._db, tx, name, logged.id)
 
         async def attempt() -> None:
             await self._db.write(op)
@@ -302,6 +311,6 @@ class ProjectorRunner:
                     "failed_at": utc_now(),
                 },
             )
-            await _advance(self._db, tx, name, logged.id)
+            _advance(self._db, tx, name, logged.id)
 
         await self._db.write(op)

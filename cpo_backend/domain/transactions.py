@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, insert, or_, select, update
 
 from cpo_backend.db.bulk import BulkInsert
 from cpo_backend.db.database import Database
@@ -60,6 +60,29 @@ from cpo_backend.domain.tokens import TokenService
 
 # OCPP 1.6: "reason ... In case of a normal stop it may be left out; Local is assumed".
 DEFAULT_STOP_REASON = "Local"
+
+# Deferred updates, one statement object each so that a batch's rows are one executemany:
+# the charger's name of a 1.6 transaction (our id), and the charger's stop.
+_NAMED = (
+    update(TransactionRow)
+    .where(TransactionRow.id == bindparam("b_id"))
+    .values(charger_transaction_id=bindparam("b_name"))
+)
+_STOPPED = (
+    update(TransactionRow)
+    .where(TransactionRow.id == bindparam("b_id"))
+    .values(
+        status=TransactionStatus.COMPLETED.value,
+        meter_stop_wh=bindparam("b_meter_stop"),
+        stopped_at=bindparam("b_stopped_at"),
+        stop_received_at=bindparam("b_received_at"),
+        stop_reason=bindparam("b_reason"),
+        stop_id_token=bindparam("b_id_token"),
+        close_note=bindparam("b_note"),
+        last_meter_wh=bindparam("b_last_meter"),
+        last_meter_at=bindparam("b_last_meter_at"),
+    )
+)
 
 _insert_meter_value = BulkInsert(
     MeterValueRow.__table__,  # type: ignore[arg-type]
@@ -209,27 +232,42 @@ class TransactionService:
         self, tx: WriteTx, request: StartRequest, info: IdTokenInfo, now: datetime
     ) -> StartResult:
         """Start a transaction in ``tx``, or find the one this start (a replay) made."""
-        same_start = select(TransactionRow.id, TransactionRow.charger_transaction_id).where(
-            TransactionRow.station_id == request.station_id,
-            TransactionRow.status != TransactionStatus.ORPHAN.value,
-        )
         if request.charger_transaction_id is not None:
             # The charger names its transactions (2.0.1): the name identifies a replay.
-            same_start = same_start.where(
-                TransactionRow.charger_transaction_id == request.charger_transaction_id
-            )
+            same_start = TransactionRow.charger_transaction_id == request.charger_transaction_id
         else:
-            same_start = (
-                same_start.where(TransactionRow.evse_id == request.evse_id)
-                .where(TransactionRow.connector_id == request.connector_id)
-                .where(TransactionRow.started_at == request.started_at)
-                .where(_matches(TransactionRow.meter_start_wh, request.meter_start_wh))
-                .where(_matches(TransactionRow.id_token, request.id_token))
+            same_start = and_(
+                TransactionRow.evse_id == request.evse_id,
+                TransactionRow.connector_id == request.connector_id,
+                TransactionRow.started_at == request.started_at,
+                _matches(TransactionRow.meter_start_wh, request.meter_start_wh),
+                _matches(TransactionRow.id_token, request.id_token),
             )
-        replay = (await tx.execute(same_start)).first()
+        active_here = and_(
+            TransactionRow.evse_id == request.evse_id,
+            TransactionRow.status == TransactionStatus.ACTIVE.value,
+        )
+        # One read for both questions (is this a replay; what runs on this EVSE): every
+        # statement in the writer is a round trip the whole batch waits for.
+        found = (
+            await tx.execute(
+                select(
+                    TransactionRow.id,
+                    TransactionRow.charger_transaction_id,
+                    TransactionRow.last_meter_wh,
+                    TransactionRow.last_meter_at,
+                    case((same_start, True), else_=False).label("replay"),
+                ).where(
+                    TransactionRow.station_id == request.station_id,
+                    TransactionRow.status != TransactionStatus.ORPHAN.value,
+                    or_(same_start, active_here),
+                )
+            )
+        ).all()
+        replay = next((row for row in found if row.replay), None)
         if replay is not None:
             return StartResult(replay.id, replay.charger_transaction_id, info, True)
-        await self._supersede_active(tx, request, now)
+        await self._supersede(tx, request, found, now)
         inserted = await tx.execute(
             insert(TransactionRow)
             .values(
@@ -251,11 +289,7 @@ class TransactionService:
         transaction_id: int = inserted.scalar_one()
         charger_id = request.charger_transaction_id or str(transaction_id)
         if request.charger_transaction_id is None:
-            await tx.execute(
-                update(TransactionRow)
-                .where(TransactionRow.id == transaction_id)
-                .values(charger_transaction_id=charger_id)
-            )
+            tx.defer(_NAMED, {"b_id": transaction_id, "b_name": charger_id})
         tx.emit(
             TransactionStarted(
                 request.station_id,
@@ -352,14 +386,12 @@ class TransactionService:
         tx.emit(TransactionReopened(transaction.station_id, now, transaction.id))
         return True
 
-    async def _supersede_active(self, tx: WriteTx, request: StartRequest, now: datetime) -> None:
-        active = await tx.execute(
-            select(TransactionRow.id, TransactionRow.last_meter_wh, TransactionRow.last_meter_at)
-            .where(TransactionRow.station_id == request.station_id)
-            .where(TransactionRow.evse_id == request.evse_id)
-            .where(TransactionRow.status == TransactionStatus.ACTIVE.value)
-        )
-        for old in active.all():
+    @staticmethod
+    async def _supersede(
+        tx: WriteTx, request: StartRequest, active: Sequence[Any], now: datetime
+    ) -> None:
+        """Close the transactions still active on the EVSE a new one starts on."""
+        for old in active:
             await tx.execute(
                 update(TransactionRow)
                 .where(TransactionRow.id == old.id)
@@ -492,13 +524,15 @@ class TransactionService:
             if found.closed_by is not None:
                 note = f"{note or ''}; the charger's stop arrived at {now.isoformat()}"
             values: dict[str, Any] = {
-                "status": TransactionStatus.COMPLETED.value,
-                "meter_stop_wh": request.meter_stop_wh,
-                "stopped_at": request.stopped_at,
-                "stop_received_at": now,
-                "stop_reason": reason,
-                "stop_id_token": request.id_token,
-                "close_note": note,
+                "b_id": found.id,
+                "b_meter_stop": request.meter_stop_wh,
+                "b_stopped_at": request.stopped_at,
+                "b_received_at": now,
+                "b_reason": reason,
+                "b_id_token": request.id_token,
+                "b_note": note,
+                "b_last_meter": found.last_meter_wh,
+                "b_last_meter_at": found.last_meter_at,
             }
             # The stop's own samples (1.6 transactionData, a 2.0.1 Ended's meterValue)
             # are the newest reading too.
@@ -508,10 +542,8 @@ class TransactionService:
                 and register.value is not None
                 and (found.last_meter_at is None or register.sampled_at >= found.last_meter_at)
             ):
-                values |= {"last_meter_wh": register.value, "last_meter_at": register.sampled_at}
-            await tx.execute(
-                update(TransactionRow).where(TransactionRow.id == found.id).values(**values)
-            )
+                values |= {"b_last_meter": register.value, "b_last_meter_at": register.sampled_at}
+            tx.defer(_STOPPED, values)
             if found.closed_by is None:
                 tx.emit(TransactionEnded(request.station_id, now, found.id, None))
             else:

@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from cpo_backend.db.database import Database
@@ -124,6 +124,15 @@ _FAILED = (
         last_status_code=bindparam("b_code"),
     )
 )
+
+
+def _unreachable(to: Party | None, status: str | None) -> str | None:
+    """Why a hub's party cannot take requests now, by what the hub told us of it
+    (hubclientinfo ``status``): only CONNECTED parties are sent to; the row waits
+    otherwise. A party the hub never told us of is sent to."""
+    if to is None or status is None or status == "CONNECTED":
+        return None
+    return f"party {to.country_code}*{to.party_id} is {status} at the hub"
 
 
 def is_absolute(path: str) -> bool:
@@ -422,14 +431,21 @@ class OutboxWorker:
         if free > 0:
             self._finished.clear()
             heads = (
-                select(func.min(OutboxRow.id).label("id"))
+                select(func.min(OutboxRow.id).label("id"), func.count().label("queued"))
                 .where(OutboxRow.state == PENDING)
                 .group_by(OutboxRow.partner_id, OutboxRow.object_key)
                 .subquery()
             )
+            # With what the hub said of the party addressed (hubclientinfo), in the same
+            # query rather than one per delivery.
+            party = and_(
+                ClientInfoRow.country_code == OutboxRow.to_country_code,
+                ClientInfoRow.party_id == OutboxRow.to_party_id,
+            )
             due = await self._db.fetch_all(
-                select(OutboxRow)
+                select(OutboxRow, heads.c.queued, ClientInfoRow.status.label("party_status"))
                 .join(heads, OutboxRow.id == heads.c.id)
+                .outerjoin(ClientInfoRow, party)
                 .where(OutboxRow.next_attempt_at <= utc_now())
                 .order_by(OutboxRow.id)
                 .limit(_BATCH)
@@ -457,7 +473,7 @@ class OutboxWorker:
         finished = False
         try:
             row = await self._supersede(head)
-            finished = await self._deliver(row)
+            finished = await self._deliver(row, head.party_status)
         except Exception:  # a bad row must not stop the others; it is tried again
             log.exception("outbox delivery failed", row=head.id)
         finally:
@@ -474,7 +490,8 @@ class OutboxWorker:
     async def _supersede(self, head: Any) -> Any:
         """The row to send for the object whose head is ``head``: the head itself, or the
         latest PUT of the same module that follows it in the object's queue with only
-        PUT/PATCHes of that module in between. The rows before that PUT are then marked
+        PUT/PATCHes of that module in between (``head.queued``: the pending rows of its
+        object when the round picked it). The rows before that PUT are then marked
         superseded: a full PUT replaces the object at the partner, so what they would have
         changed is in it already (it was rendered later).
 
@@ -485,8 +502,8 @@ class OutboxWorker:
         queue, a tariff DELETE) is a barrier: nothing behind it is superseded, so a CDR
         still never overtakes the Session PATCH before it.
         """
-        if head.method not in SUPERSEDABLE:
-            return head
+        if head.method not in SUPERSEDABLE or head.queued == 1:
+            return head  # (alone in its queue when the round looked: nothing to supersede)
         queued = (
             OutboxRow.partner_id == head.partner_id,
             OutboxRow.object_key == head.object_key,
@@ -530,8 +547,9 @@ class OutboxWorker:
         log.info("outbox rows superseded", first=head.id, by=latest.id, object=head.object_key)
         return latest
 
-    async def _deliver(self, row: Any) -> bool:
-        """One attempt; True when the row is done with (the object's next row may go)."""
+    async def _deliver(self, row: Any, party_status: str | None) -> bool:
+        """One attempt; True when the row is done with (the object's next row may go).
+        ``party_status``: what the hub last said of the party the row is addressed to."""
         access = await self._ctx.partners.access(row.partner_id)
         partner = access.partner
         base = "" if is_absolute(row.path) else partner.endpoint(row.module, row.interface_role)
@@ -539,7 +557,7 @@ class OutboxWorker:
             await self._finish(row.id, DROPPED, "partner no longer registered for this module")
             return True
         to = Party(row.to_country_code, row.to_party_id) if row.to_party_id else None
-        unreachable = await self._unreachable(to)
+        unreachable = _unreachable(to, party_status)
         if unreachable is not None:
             await self._failed(row, unreachable)
             return False
@@ -561,21 +579,6 @@ class OutboxWorker:
             await self._finish(row.id, DELIVERED, None, row, reply)
             return True
         return await self._failed(row, answer_of(reply), reply)
-
-    async def _unreachable(self, to: Party | None) -> str | None:
-        """Why a hub's party cannot take requests now, by what the hub told us of it
-        (hubclientinfo): only CONNECTED parties are sent to; the row waits otherwise."""
-        if to is None:
-            return None
-        status = await self._db.fetch_one(
-            select(ClientInfoRow.status).where(
-                ClientInfoRow.country_code == to.country_code,
-                ClientInfoRow.party_id == to.party_id,
-            )
-        )
-        if status is None or status.status == "CONNECTED":
-            return None
-        return f"party {to.country_code}*{to.party_id} is {status.status} at the hub"
 
     async def _finish(
         self,

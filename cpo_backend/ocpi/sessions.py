@@ -52,7 +52,7 @@ from cpo_backend.domain.events import (
 )
 from cpo_backend.domain.locations import REMOVED, Location, load_locations
 from cpo_backend.domain.paging import Executor
-from cpo_backend.domain.partners import Partner, registered_partners
+from cpo_backend.domain.partners import Partner
 from cpo_backend.domain.tariffs import as_tariff
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.auth import module_caller, module_caller_211
@@ -203,11 +203,11 @@ class SessionProjector:
             values |= {"cdr_state": "none", "cdr_due_at": None}
         await tx.execute(update(SessionRow).where(SessionRow.id == session.id).values(**values))
         changes = {"status": ACTIVE, "last_updated": format_utc(now)}
-        body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
+        body = (await _partner_shapes(self._ctx, session.partner_id)).session_changes(changes)
         _push_session(tx, self._ctx, session._mapping, "PATCH", body)
 
-    async def _owner(self, db: Executor, owner: Party) -> Partner | None:
-        return reaching([p for p in await registered_partners(db) if speaks(p)], owner)
+    async def _owner(self, owner: Party) -> Partner | None:
+        return reaching([p for p in await self._ctx.partners.registered() if speaks(p)], owner)
 
     async def _authorized(self, event: TransactionAuthorized) -> ProjectionWrite | None:
         """The token of a transaction that started without one: its Session starts now,
@@ -246,7 +246,7 @@ class SessionProjector:
             if token is None:
                 return None
             owner = Party(token.country_code.upper(), token.party_id.upper())
-            partner = await self._owner(conn, owner)
+            partner = await self._owner(owner)
             evse = (
                 await conn.execute(
                     select(EvseRow).where(
@@ -301,7 +301,7 @@ class SessionProjector:
             return
         token = await _partner_token(tx, command.token_uid)
         owner = (
-            await self._owner(tx, Party(token.country_code.upper(), token.party_id.upper()))
+            await self._owner(Party(token.country_code.upper(), token.party_id.upper()))
             if token is not None
             else None
         )
@@ -364,7 +364,7 @@ class SessionProjector:
             "connector_id": str(connector.get("id")),
             "last_updated": format_utc(now),
         }
-        body = (await _partner_shapes(tx, pending.partner_id)).session_changes(changes)
+        body = (await _partner_shapes(self._ctx, pending.partner_id)).session_changes(changes)
         _push_session(tx, self._ctx, pending._mapping, "PATCH", body)
         return True
 
@@ -465,8 +465,7 @@ class SessionProjector:
             changes["total_cost"] = final
         changes["last_updated"] = format_utc(now)
         corrected = isinstance(event, TransactionCorrected)
-        async with ctx.db.read() as conn:
-            body = (await _partner_shapes(conn, session.partner_id)).session_changes(changes)
+        body = (await _partner_shapes(ctx, session.partner_id)).session_changes(changes)
 
         async def write(tx: WriteTx) -> None:
             current = (
@@ -539,9 +538,10 @@ def _connector(evse: Any, connector_id: str | None) -> dict[str, Any]:
     return next((c for c in connectors if c.get("id") == connector_id), connectors[0])
 
 
-async def _partner_shapes(db: Executor, partner_id: int) -> Shapes:
+async def _partner_shapes(ctx: OcpiContext, partner_id: int) -> Shapes:
     """The shapes of the partner's version (a partner gone since is dropped by the outbox)."""
-    partner = next((p for p in await registered_partners(db) if p.id == partner_id), None)
+    registered = await ctx.partners.registered()
+    partner = next((p for p in registered if p.id == partner_id), None)
     return shapes_of(partner) if partner is not None else SHAPES[VERSION]
 
 
@@ -700,7 +700,8 @@ class SessionUpdater:
                 )
                 if changed.rowcount:
                     changes = {"status": INVALID, "last_updated": format_utc(now)}
-                    body = (await _partner_shapes(tx, session.partner_id)).session_changes(changes)
+                    shapes = await _partner_shapes(self._ctx, session.partner_id)
+                    body = shapes.session_changes(changes)
                     _push_session(tx, self._ctx, session._mapping, "PATCH", body)
 
             await self._ctx.db.write(op)
