@@ -281,7 +281,7 @@ class ProjectorRunner:
                     "projector failed, retrying",
                     projector=self.name,
                     event_id=logged.id,
-                    event=type(logged.event).__name__,
+                    event_type=type(logged.event).__name__,
                     error=repr(error),
                 )
                 await asyncio.sleep(delay)
@@ -293,7 +293,7 @@ class ProjectorRunner:
             "projector skips an event it cannot apply",
             projector=self.name,
             event_id=logged.id,
-            event=type(logged.event).__name__,
+            event_type=type(logged.event).__name__,
             error=repr(error),
         )
         name = self.name

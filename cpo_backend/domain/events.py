@@ -219,4 +219,4 @@ class EventBus:
                     listener(event)
                 except Exception:
                     # A broken listener must not stop the others or the writer.
-                    log.exception("event listener failed", event=type(event).__name__)
+                    log.exception("event listener failed", event_type=type(event).__name__)

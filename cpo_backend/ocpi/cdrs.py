@@ -6,6 +6,12 @@ values, priced by :mod:`cpo_backend.pricing` under the tariff that was valid at 
 start of the session (kept on the session), the location as it is now. The CDR, the
 session's new state and the outbox row for the POST are one write; a CDR is never
 changed afterwards. The eMSP's ``Location`` header is stored when it acknowledges.
+
+A session the charger stopped itself does not wait for a round of the sealer: the session
+projector has its CDR built (:meth:`CdrSealer.closing`, from the same reading of the meter
+values as the final cost) and sealed in the commit that completes the session. The sealer
+takes the rest: ends on an estimate once their grace is over, the new CDR after a credit,
+and a CDR that could not be built with the end (it records why).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import structlog
@@ -30,7 +37,7 @@ from cpo_backend.ocpi.charging import charged, meter_samples
 from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.outbox import INSERT_ROW, OutboxWorker, Push, outbox_row
 from cpo_backend.ocpi.owned import owned_router
-from cpo_backend.ocpi.sessions import session_object_key, token_owner
+from cpo_backend.ocpi.sessions import Closing, session_object_key, token_owner
 from cpo_backend.ocpi.shapes import shapes_of
 from cpo_backend.ocpi.transport.client import PartnerReply
 from cpo_backend.ocpi.transport.headers import Party
@@ -171,7 +178,7 @@ class CdrSealer:
                 # The session changed while its CDR was built (a correction, a reopen):
                 # this CDR is stale; the next round builds it from the new values.
                 return
-            await _keep_and_send(
+            _keep_and_send(
                 tx, cdr, (session.id, session.ocpi_id), session.partner_id, to, utc_now()
             )
             tx.defer(_SEALED, {"b_id": session.id})
@@ -187,10 +194,13 @@ class CdrSealer:
 
         await self._ctx.db.write(op)
 
-    async def final_cost(self, session: Any, kwh: Decimal, ended: datetime) -> Any:
-        """The ``total_cost`` the session's CDR will carry, for its COMPLETED PATCH."""
-        if session.tariff is None:
-            return None
+    async def closing(self, session: Any, kwh: Decimal, ended: datetime, *, seal: bool) -> Closing:
+        """The ``total_cost`` the session's CDR will carry, for its COMPLETED PATCH, and
+        with ``seal`` the CDR itself (first of its session), built from the same reading
+        of the meter values; a CDR that cannot be built is left to the sealer, which
+        records why."""
+        if session.tariff is None and not seal:
+            return Closing(None)
         ctx = self._ctx
         try:
             details = await ctx.transactions.details(session.transaction_id)
@@ -200,8 +210,29 @@ class CdrSealer:
             bill = charged(samples, session.start_date_time, ended, session.tariff, zone, kwh)
         except (PricingError, LookupError, ValueError):
             log.exception("final cost cannot be priced", session=session.id)
-            return None
-        return bill.totals["total_cost"]
+            return Closing(None)
+        total = bill.totals["total_cost"] if session.tariff is not None else None
+        if not seal:
+            return Closing(total)
+        at_end = {"status": "COMPLETED", "kwh": kwh, "end_date_time": ended}
+        ended_session = SimpleNamespace(**(dict(session._mapping) | at_end))
+        try:
+            owner = (await ctx.partners.access(session.partner_id)).partner
+            cdr = shapes_of(owner).cdr(build_cdr(ctx, ended_session, details, location), location)
+        except (PricingError, LookupError, ValueError):
+            log.exception("CDR cannot be built with the end", session=session.id)
+            return Closing(total)
+        return Closing(total, cdr)
+
+    def send(self, tx: WriteTx, session: Any, cdr: dict[str, Any]) -> None:
+        _keep_and_send(
+            tx,
+            cdr,
+            (session.id, session.ocpi_id),
+            session.partner_id,
+            token_owner(session.cdr_token),
+            utc_now(),
+        )
 
     async def credit(self, cdr_id: str, *, reissue: bool) -> dict[str, Any]:
         """A Credit CDR for a sent one: the same data, ``credit`` set, the id with ``-C``
@@ -283,10 +314,10 @@ def _credit_of(row: Any) -> dict[str, Any]:
 async def _send_credit(tx: WriteTx, row: Any, credit: dict[str, Any]) -> None:
     to = token_owner(credit["cdr_token"])
     session = (row.session_id, credit["session_id"])
-    await _keep_and_send(tx, credit, session, row.partner_id, to, utc_now())
+    _keep_and_send(tx, credit, session, row.partner_id, to, utc_now())
 
 
-async def _keep_and_send(
+def _keep_and_send(
     tx: WriteTx,
     cdr: dict[str, Any],
     session: tuple[int, str],

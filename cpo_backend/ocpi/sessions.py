@@ -3,12 +3,12 @@
 :class:`SessionProjector` consumes the event log: a transaction with a partner's token
 at an EVSE of ours becomes an OCPI Session (PUT), whether the token came with the start
 or later (cable first: ``TransactionAuthorized``); its end completes it (PATCH with the
-final energy and cost) and makes the CDR owed: at once after the charger's own stop,
-after ``cdr_estimate_grace`` when we closed it on an estimate. A correction (the real
-stop after an estimate) PATCHes the corrected values and, when the CDR was sealed
-already, credits it and has a new one issued. A transaction reopened (the charger went on
-reporting it after a boot we had ended it at) makes its Session ACTIVE again. It runs
-after the charger's commit, so nothing here can refuse or delay a charger.
+final energy and cost) and, after the charger's own stop, seals its CDR in the same
+commit; when we closed it on an estimate, the CDR is owed after ``cdr_estimate_grace``.
+A correction (the real stop after an estimate) PATCHes the corrected values and, when the
+CDR was sealed already, credits it and has a new one issued. A transaction reopened (the
+charger went on reporting it after a boot we had ended it at) makes its Session ACTIVE
+again. It runs after the charger's commit, so nothing here can refuse or delay a charger.
 
 :class:`SessionUpdater` keeps the eMSP informed while the session runs: at most every
 ``session_update_interval`` seconds (judged by the stored ``last_updated``, so restarts do
@@ -143,12 +143,25 @@ def _push_session(
 _INSERT_SESSION = insert(SessionRow)
 
 
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """A session's end as priced outside the writer: the ``total_cost`` its COMPLETED
+    PATCH states (None without a tariff, or when it cannot be priced) and, when asked
+    for and possible, its CDR, sealed in the same commit."""
+
+    total_cost: Any
+    cdr: dict[str, Any] | None = None
+
+
 class CdrIssuer(Protocol):
     """What the session projector needs of the CDR side (``cdrs.CdrSealer``)."""
 
-    async def final_cost(self, session: Any, kwh: Decimal, ended: datetime) -> Any:
-        """The session's ``total_cost`` as its CDR will state it; None without a tariff
-        or when it cannot be priced."""
+    async def closing(self, session: Any, kwh: Decimal, ended: datetime, *, seal: bool) -> Closing:
+        """Price the session ended at ``ended`` with ``kwh``; with ``seal``, build its CDR."""
+        ...
+
+    def send(self, tx: WriteTx, session: Any, cdr: dict[str, Any]) -> None:
+        """Keep ``cdr`` as sent and queue its POST, in ``tx``."""
         ...
 
     async def credit_session(self, tx: WriteTx, session_id: int) -> bool:
@@ -452,9 +465,16 @@ class SessionProjector:
         meter_end = transaction.meter_stop_wh or transaction.last_meter_wh
         kwh = _kwh(transaction.meter_start_wh, meter_end)
         ended = transaction.stopped_at or event.at
-        final = await self._cdrs.final_cost(session, kwh, ended)
-        now = utc_now()
         estimate = transaction.closed_by is not None and transaction.stop_reason is None
+        corrected = isinstance(event, TransactionCorrected)
+        # The charger's own first stop: the CDR is owed at once, so it is built here and
+        # sealed with the COMPLETED PATCH (one commit, no round of the CDR sealer). Every
+        # other end leaves it to the sealer: after the grace of an estimate, or a credit
+        # and a reissue.
+        seal = not estimate and not corrected and session.cdr_state == "none"
+        closing = await self._cdrs.closing(session, kwh, ended, seal=seal)
+        final = closing.total_cost
+        now = utc_now()
         due = now + timedelta(seconds=await self._grace(session.partner_id)) if estimate else now
         changes: dict[str, Any] = {
             "status": COMPLETED,
@@ -464,8 +484,8 @@ class SessionProjector:
         if final is not None:
             changes["total_cost"] = final
         changes["last_updated"] = format_utc(now)
-        corrected = isinstance(event, TransactionCorrected)
         body = (await _partner_shapes(ctx, session.partner_id)).session_changes(changes)
+        cdrs = self._cdrs
 
         async def write(tx: WriteTx) -> None:
             current = (
@@ -486,6 +506,9 @@ class SessionProjector:
                 # (sealed next) after the credit.
                 if await self._cdrs.credit_session(tx, session.id):
                     values |= {"cdr_state": "pending", "cdr_due_at": now}
+            elif closing.cdr is not None and current.cdr_state == "none":
+                cdrs.send(tx, session, closing.cdr)
+                values |= {"cdr_state": "sealed"}
             elif current.cdr_state in ("none", "pending"):
                 values |= {"cdr_state": "pending", "cdr_due_at": due}
             await tx.execute(update(SessionRow).where(SessionRow.id == session.id).values(**values))
