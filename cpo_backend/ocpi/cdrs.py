@@ -33,7 +33,7 @@ from cpo_backend.domain.locations import Location
 from cpo_backend.domain.model import TransactionDetails
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.auth import module_caller, module_caller_211
-from cpo_backend.ocpi.charging import charged, meter_samples
+from cpo_backend.ocpi.charging import Charged, charged, meter_samples
 from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.outbox import INSERT_ROW, OutboxWorker, Push, outbox_row
 from cpo_backend.ocpi.owned import owned_router
@@ -49,6 +49,10 @@ log = structlog.get_logger(__name__)
 CREDIT_SUFFIX = "-C"
 # CDRs sealed at once: pricing is CPU work in this loop, the reads and commits are not.
 _PARALLEL = 16
+
+# One statement object each, so that the CDRs sealed in one commit are one executemany.
+_INSERT_CDR = insert(CdrRow)
+_SEALED = update(SessionRow).where(SessionRow.id == bindparam("b_id")).values(cdr_state="sealed")
 
 LOCATION_FIELDS = ("name", "address", "city", "postal_code", "state", "country", "coordinates")
 
@@ -71,21 +75,28 @@ def cdr_location(location: Location, session: Any) -> dict[str, Any]:
     }
 
 
+def session_bill(session: Any, details: TransactionDetails, location: Location) -> Charged:
+    """A completed session's charging periods and totals, priced under its tariff in the
+    location's time zone (raises ``PricingError`` on unusable data)."""
+    start = session.start_date_time
+    end = session.end_date_time or start
+    zone = location.details.get("time_zone", "UTC")
+    return charged(meter_samples(details), start, end, session.tariff, zone, session.kwh)
+
+
 def build_cdr(
     ctx: OcpiContext,
     session: Any,
-    details: TransactionDetails,
     location: Location,
+    bill: Charged,
     revision: int = 1,
 ) -> dict[str, Any]:
-    """The CDR of one completed session (raises ``PricingError`` on unusable data);
+    """The CDR of one completed session priced as ``bill`` (:func:`session_bill`);
     ``revision`` counts the CDRs of the session, credited ones included, so that a CDR
     issued again after a Credit CDR has an id of its own."""
     start = session.start_date_time
     end = session.end_date_time or start
-    zone = location.details.get("time_zone", "UTC")
     tariff = session.tariff
-    bill = charged(meter_samples(details), start, end, tariff, zone, session.kwh)
     cdr: dict[str, Any] = {
         "country_code": ctx.us.country_code,
         "party_id": ctx.us.party_id,
@@ -157,7 +168,8 @@ class CdrSealer:
                 select(CdrRow.id).where(CdrRow.session_id == session.id)
             )
             revision = 1 + sum(1 for row in earlier if not row.id.endswith(CREDIT_SUFFIX))
-            built = build_cdr(ctx, session, details, location, revision)
+            bill = session_bill(session, details, location)
+            built = build_cdr(ctx, session, location, bill, revision)
             # Sealed in the owner's version: the CDR is kept exactly as it was sent.
             cdr = shapes_of(owner).cdr(built, location)
         except (PricingError, LookupError, ValueError) as error:
@@ -202,23 +214,23 @@ class CdrSealer:
         if session.tariff is None and not seal:
             return Closing(None)
         ctx = self._ctx
+        # The session as its COMPLETED PATCH leaves it: what the CDR is built from.
+        at_end = {"status": "COMPLETED", "kwh": kwh, "end_date_time": ended}
+        ended_session = SimpleNamespace(**(dict(session._mapping) | at_end))
         try:
             details = await ctx.transactions.details(session.transaction_id)
             location = await ctx.locations.get(session.location_id)
-            zone = location.details.get("time_zone", "UTC")
-            samples = meter_samples(details)
-            bill = charged(samples, session.start_date_time, ended, session.tariff, zone, kwh)
+            # Priced once: the final cost and the CDR's periods and totals are one bill.
+            bill = session_bill(ended_session, details, location)
         except (PricingError, LookupError, ValueError):
             log.exception("final cost cannot be priced", session=session.id)
             return Closing(None)
         total = bill.totals["total_cost"] if session.tariff is not None else None
         if not seal:
             return Closing(total)
-        at_end = {"status": "COMPLETED", "kwh": kwh, "end_date_time": ended}
-        ended_session = SimpleNamespace(**(dict(session._mapping) | at_end))
         try:
             owner = (await ctx.partners.access(session.partner_id)).partner
-            cdr = shapes_of(owner).cdr(build_cdr(ctx, ended_session, details, location), location)
+            cdr = shapes_of(owner).cdr(build_cdr(ctx, ended_session, location, bill), location)
         except (PricingError, LookupError, ValueError):
             log.exception("CDR cannot be built with the end", session=session.id)
             return Closing(total)
@@ -332,11 +344,6 @@ def _keep_and_send(
     tx.defer(_INSERT_CDR, row | {"data": cdr, "last_updated": now})
     push = Push("cdrs", "POST", "", session_object_key(ocpi_session_id), cdr, to)
     tx.defer(INSERT_ROW, outbox_row(partner_id, push))
-
-
-# One statement object each, so that the CDRs sealed in one commit are one executemany.
-_INSERT_CDR = insert(CdrRow)
-_SEALED = update(SessionRow).where(SessionRow.id == bindparam("b_id")).values(cdr_state="sealed")
 
 
 async def _sealed(rows: list[Any], _ctx: OcpiContext) -> list[Any]:
