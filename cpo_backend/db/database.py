@@ -12,8 +12,9 @@ from sqlalchemy import Executable, Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cpo_backend.db.engine import create_engine
-from cpo_backend.db.writer import GroupCommitWriter, WriteTx
+from cpo_backend.db.engine import create_engine, is_sqlite
+from cpo_backend.db.sqlite_local import LocalSqlite, LoopConnection
+from cpo_backend.db.writer import GroupCommitWriter, Transactions, WriteTx
 from cpo_backend.domain.events import EventBus
 
 T = TypeVar("T")
@@ -22,7 +23,11 @@ log = structlog.get_logger(__name__)
 
 
 class Database:
-    """Owns the engine. Reads see committed data; writes go through :meth:`write`."""
+    """Owns the engine. Reads see committed data; writes go through :meth:`write`.
+
+    PostgreSQL is reached through asyncpg; a SQLite file through synchronous connections
+    on the event loop (:mod:`cpo_backend.db.sqlite_local` says why).
+    """
 
     def __init__(
         self,
@@ -34,23 +39,37 @@ class Database:
         echo: bool = False,
     ) -> None:
         self.url = url
-        self.engine: AsyncEngine = create_engine(url, echo=echo)
-        self.writer = GroupCommitWriter(self.engine, events, metrics, max_batch=max_batch)
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
+        self._sqlite: LocalSqlite | None = None
+        self._engine: AsyncEngine | None = None
+        transactions: Transactions
+        if is_sqlite(url):
+            self._sqlite = LocalSqlite(url, echo=echo)
+            transactions = self._sqlite.begin
+            self.dialect = "sqlite"
+        else:
+            self._engine = create_engine(url, echo=echo)
+            transactions = self._engine.begin
+            self.dialect = self._engine.dialect.name
+        self.writer = GroupCommitWriter(transactions, events, metrics, max_batch=max_batch)
 
     async def start(self) -> None:
         await self.writer.start()
 
     async def close(self) -> None:
         await self.writer.stop()
-        await self.engine.dispose()
+        if self._sqlite is not None:
+            self._sqlite.close()
+        if self._engine is not None:
+            await self._engine.dispose()
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+    async def read(self) -> AsyncIterator[AsyncConnection | LoopConnection]:
+        if self._sqlite is not None:
+            async with self._sqlite.read() as local:
+                yield local
+            return
+        assert self._engine is not None
+        async with self._engine.connect() as conn:
             yield conn
 
     async def write(self, op: Callable[[WriteTx], Awaitable[T]]) -> T:

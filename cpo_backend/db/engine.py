@@ -15,21 +15,24 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     WAL lets the API read while the writer commits. ``synchronous=FULL`` because an
     answer to a charger promises the data is on disk: group commit pays for the fsync.
     """
-    parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
-    if parsed.get_backend_name() == "sqlite":
+    if is_sqlite(url):
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 10
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
-    if parsed.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    if is_sqlite(url):
+        event.listen(engine.sync_engine, "connect", configure_sqlite)
     return engine
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")

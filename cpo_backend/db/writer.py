@@ -25,14 +25,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import structlog
 from prometheus_client import CollectorRegistry, Histogram
-from sqlalchemy import Executable
+from sqlalchemy import Connection, Executable
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cpo_backend.db.bulk import BulkInsert
 from cpo_backend.db.tables import DomainEventRow
@@ -41,6 +42,10 @@ from cpo_backend.domain.events import DomainEvent, EventBus, encode
 T = TypeVar("T")
 Item = TypeVar("Item")
 GatheredStep = Callable[["WriteTx", list[Any]], Awaitable[None]]
+# A write transaction: SQLAlchemy's asynchronous one, or on SQLite a synchronous
+# connection whose statements run on the loop (see cpo_backend.db.sqlite_writes).
+WriteConnection = AsyncConnection | Connection
+Transactions = Callable[[], AbstractAsyncContextManager[WriteConnection]]
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +63,7 @@ def _log_row(event: DomainEvent) -> tuple[Any, ...]:
 class WriteTx:
     """What an operation gets: immediate and deferred statements, and event emission."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: WriteConnection) -> None:
         self._conn = conn
         self._deferred: dict[Executable, list[dict[str, Any]]] = {}
         self._bulk: dict[BulkInsert, list[tuple[Any, ...]]] = {}
@@ -73,6 +78,13 @@ class WriteTx:
         self, statement: Executable, params: Sequence[dict[str, Any]] | dict[str, Any] | None = None
     ) -> CursorResult[Any]:
         await self.flush()
+        return await self._execute(statement, params)
+
+    async def _execute(
+        self, statement: Executable, params: Sequence[dict[str, Any]] | dict[str, Any] | None
+    ) -> CursorResult[Any]:
+        if isinstance(self._conn, Connection):
+            return self._conn.execute(statement, params)
         return await self._conn.execute(statement, params)
 
     def defer(self, statement: Executable, params: dict[str, Any]) -> None:
@@ -106,11 +118,15 @@ class WriteTx:
         while self._deferred or self._bulk:
             pending, self._deferred = self._deferred, {}
             for statement, params in pending.items():
-                await self._conn.execute(statement, params)
+                await self._execute(statement, params)
             bulk, self._bulk = self._bulk, {}
             dialect = self._conn.dialect
             for insert, rows in bulk.items():
-                await self._conn.exec_driver_sql(insert.sql(dialect), insert.rows(dialect, rows))
+                sql, values = insert.sql(dialect), insert.rows(dialect, rows)
+                if isinstance(self._conn, Connection):
+                    self._conn.exec_driver_sql(sql, values)
+                else:
+                    await self._conn.exec_driver_sql(sql, values)
 
 
 @dataclass
@@ -126,13 +142,13 @@ class GroupCommitWriter:
 
     def __init__(
         self,
-        engine: AsyncEngine,
+        transactions: Transactions,
         events: EventBus,
         metrics: CollectorRegistry,
         *,
         max_batch: int = 500,
     ) -> None:
-        self._engine = engine
+        self._transactions = transactions
         self._events = events
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
@@ -213,7 +229,7 @@ class GroupCommitWriter:
         self._events.publish(events)
 
     async def _attempt(self, jobs: list[_Job[Any]]) -> tuple[list[Any], list[DomainEvent]]:
-        async with self._engine.begin() as conn:
+        async with self._transactions() as conn:
             tx = WriteTx(conn)
             results = [await job.op(tx) for job in jobs]
             await tx.run_gathered()
