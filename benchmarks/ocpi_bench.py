@@ -514,6 +514,7 @@ async def bench_sessions(
         writer_before = await writer_totals(metrics_url)
         first_start = time.time()
         cpu_before = cpu_seconds(backend.pid)
+        load_cpu_before = time.process_time()
         # The lag of this loop is the back-end's only when the back-end runs in it.
         async with loop_lag(lags) if backend.pid is None else contextlib.nullcontext():
             await asyncio.gather(
@@ -525,10 +526,11 @@ async def bench_sessions(
                 print(f"timeout: {len(cdr_log.answered)} of {sessions} CDRs after {timeout:.0f} s")
         wall = max(cdr_log.answered.values(), default=time.time()) - first_start
         cpu_after = cpu_seconds(backend.pid)
+        elapsed = time.time() - first_start
         loop_cpu, process_cpu = (
-            (after - before) / (time.time() - first_start)
-            for after, before in zip(cpu_after, cpu_before, strict=True)
+            (after - before) / elapsed for after, before in zip(cpu_after, cpu_before, strict=True)
         )
+        load_cpu = (time.process_time() - load_cpu_before) / elapsed
         writer_after = await writer_totals(metrics_url)
         pushes = hub.state.received[received_before:]
 
@@ -577,6 +579,9 @@ async def bench_sessions(
         f"each, writer busy {seconds / wall:.0%}; back-end event loop thread CPU "
         f"{loop_cpu:.0%}, process CPU {process_cpu:.0%} of a core"
         + (f"; event loop lag {spread(lags)}" if lags else "")
+        # The hub answers in the load generator's process: when that is near a full core,
+        # the last stage waits for the hub as much as for the back-end.
+        + (f"; load generator (chargers, hub) CPU {load_cpu:.0%}" if backend.pid else "")
     )
 
 
