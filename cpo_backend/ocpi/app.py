@@ -26,6 +26,7 @@ from cpo_backend.ocpi import (
 from cpo_backend.ocpi.command_results import CommandRunner
 from cpo_backend.ocpi.context import VERSION, VERSION_211, DomainServices, OcpiContext
 from cpo_backend.ocpi.context import credentials_211 as to_211
+from cpo_backend.ocpi.outbox import PARALLEL as OUTBOX_PARALLEL
 from cpo_backend.ocpi.outbox import OutboxRecorder, OutboxWorker
 from cpo_backend.ocpi.realtime import OcpiRealtimeAuthorizer
 from cpo_backend.ocpi.registration import Credentials211, OcpiRegistrar
@@ -91,7 +92,13 @@ class OcpiInterface:
         services: DomainServices,
         command_timeout: float,
     ) -> None:
-        self._http = httpx.AsyncClient(timeout=settings.request_timeout)
+        # As many kept-alive connections as the outbox has deliveries under way: with
+        # httpx's default of 20, pushes to one hub above that opened and closed a
+        # connection each.
+        self._http = httpx.AsyncClient(
+            timeout=settings.request_timeout,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=OUTBOX_PARALLEL),
+        )
         self.context = OcpiContext(
             settings,
             db,

@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from cpo_backend.db.database import Database
@@ -66,7 +66,7 @@ SUPERSEDABLE = ("PUT", "PATCH")
 _TRANSIENT_HTTP = (401, 408, 429)
 _BATCH = 1000
 # Deliveries at once: each mostly waits for the partner and for its commit.
-_PARALLEL = 64
+PARALLEL = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,7 +419,7 @@ class OutboxWorker:
 
     async def deliver_due(self) -> bool:
         """Start the head row of every object that is due and not under way, up to
-        ``_PARALLEL`` deliveries at once. A delivery that finishes its row wakes the loop,
+        ``PARALLEL`` deliveries at once. A delivery that finishes its row wakes the loop,
         so the next row starts as soon as a slot is free rather than when a whole round
         has ended (one slow partner would hold everyone's pushes back for its timeout).
 
@@ -427,11 +427,16 @@ class OutboxWorker:
         cannot hide the rows of other partners. Only pending rows are heads: a dead
         letter no longer holds its object back.
         """
-        free = _PARALLEL - len(self._in_flight)
+        free = PARALLEL - len(self._in_flight)
         if free > 0:
             self._finished.clear()
             heads = (
-                select(func.min(OutboxRow.id).label("id"), func.count().label("queued"))
+                select(
+                    func.min(OutboxRow.id).label("id"),
+                    # Only a later PUT can supersede the head: most heads (a Session's
+                    # PATCHes, its CDR) have none behind them, and need no second query.
+                    func.max(case((OutboxRow.method == "PUT", OutboxRow.id))).label("last_put"),
+                )
                 .where(OutboxRow.state == PENDING)
                 .group_by(OutboxRow.partner_id, OutboxRow.object_key)
                 .subquery()
@@ -442,22 +447,38 @@ class OutboxWorker:
                 ClientInfoRow.country_code == OutboxRow.to_country_code,
                 ClientInfoRow.party_id == OutboxRow.to_party_id,
             )
+            # The heads without their bodies: most are under way already, and decoding
+            # every pending body on every round cost more than the deliveries.
             due = await self._db.fetch_all(
-                select(OutboxRow, heads.c.queued, ClientInfoRow.status.label("party_status"))
+                select(
+                    OutboxRow.id,
+                    OutboxRow.partner_id,
+                    OutboxRow.object_key,
+                    heads.c.last_put,
+                    ClientInfoRow.status.label("party_status"),
+                )
                 .join(heads, OutboxRow.id == heads.c.id)
                 .outerjoin(ClientInfoRow, party)
                 .where(OutboxRow.next_attempt_at <= utc_now())
                 .order_by(OutboxRow.id)
                 .limit(_BATCH)
             )
-            for row in due:
-                key = (row.partner_id, row.object_key)
-                if key in self._in_flight or row.id in self._finished:
-                    continue
-                if free == 0:
-                    break
-                free -= 1
-                self._in_flight[key] = asyncio.create_task(self._deliver_one(key, row))
+            starting = [
+                head
+                for head in due
+                if (head.partner_id, head.object_key) not in self._in_flight
+                and head.id not in self._finished
+            ][:free]
+            if starting:
+                rows = await self._db.fetch_all(
+                    select(OutboxRow).where(OutboxRow.id.in_([head.id for head in starting]))
+                )
+                by_id = {row.id: row for row in rows}
+                for head in starting:
+                    if head.id in by_id:  # (else dropped by the operator meanwhile)
+                        key = (head.partner_id, head.object_key)
+                        task = self._deliver_one(key, head, by_id[head.id])
+                        self._in_flight[key] = asyncio.create_task(task)
         await self._refresh_gauges()
         return False
 
@@ -469,10 +490,11 @@ class OutboxWorker:
         self._gauges_due = clock + self._ctx.settings.outbox_poll_interval
         await self.gauges.refresh(self._db)
 
-    async def _deliver_one(self, key: tuple[int, str], head: Any) -> None:
+    async def _deliver_one(self, key: tuple[int, str], head: Any, row: Any) -> None:
+        """Deliver the object's head ``row``; ``head``: what the round saw of its queue."""
         finished = False
         try:
-            row = await self._supersede(head)
+            row = await self._supersede(head, row)
             finished = await self._deliver(row, head.party_status)
         except Exception:  # a bad row must not stop the others; it is tried again
             log.exception("outbox delivery failed", row=head.id)
@@ -487,11 +509,11 @@ class OutboxWorker:
         if finished:
             self._loop.wake()
 
-    async def _supersede(self, head: Any) -> Any:
-        """The row to send for the object whose head is ``head``: the head itself, or the
+    async def _supersede(self, head: Any, row: Any) -> Any:
+        """The row to send for the object whose head row is ``row``: that row, or the
         latest PUT of the same module that follows it in the object's queue with only
-        PUT/PATCHes of that module in between (``head.queued``: the pending rows of its
-        object when the round picked it). The rows before that PUT are then marked
+        PUT/PATCHes of that module in between (``head.last_put``: the newest PUT pending in
+        its object's queue when the round picked it). The rows before that PUT are then marked
         superseded: a full PUT replaces the object at the partner, so what they would have
         changed is in it already (it was rendered later).
 
@@ -502,49 +524,49 @@ class OutboxWorker:
         queue, a tariff DELETE) is a barrier: nothing behind it is superseded, so a CDR
         still never overtakes the Session PATCH before it.
         """
-        if head.method not in SUPERSEDABLE or head.queued == 1:
-            return head  # (alone in its queue when the round looked: nothing to supersede)
+        if row.method not in SUPERSEDABLE or head.last_put is None or head.last_put <= row.id:
+            return row  # (no PUT behind it when the round looked: nothing supersedes it)
         queued = (
-            OutboxRow.partner_id == head.partner_id,
-            OutboxRow.object_key == head.object_key,
+            OutboxRow.partner_id == row.partner_id,
+            OutboxRow.object_key == row.object_key,
             OutboxRow.state == PENDING,
-            OutboxRow.id > head.id,
+            OutboxRow.id > row.id,
         )
         between = aliased(OutboxRow)
         barrier = exists().where(
-            between.partner_id == head.partner_id,
-            between.object_key == head.object_key,
+            between.partner_id == row.partner_id,
+            between.object_key == row.object_key,
             between.state == PENDING,
-            between.id > head.id,
+            between.id > row.id,
             between.id < OutboxRow.id,
-            or_(between.module != head.module, between.method.not_in(SUPERSEDABLE)),
+            or_(between.module != row.module, between.method.not_in(SUPERSEDABLE)),
         )
         latest = await self._db.fetch_one(
             select(OutboxRow)
-            .where(*queued, OutboxRow.module == head.module, OutboxRow.method == "PUT", ~barrier)
+            .where(*queued, OutboxRow.module == row.module, OutboxRow.method == "PUT", ~barrier)
             .order_by(OutboxRow.id.desc())
             .limit(1)
         )
         if latest is None:
-            return head
+            return row
 
         async def op(tx: WriteTx) -> None:
             await tx.execute(
                 update(OutboxRow)
                 .where(
-                    OutboxRow.partner_id == head.partner_id,
-                    OutboxRow.object_key == head.object_key,
-                    OutboxRow.module == head.module,
+                    OutboxRow.partner_id == row.partner_id,
+                    OutboxRow.object_key == row.object_key,
+                    OutboxRow.module == row.module,
                     OutboxRow.state == PENDING,
                     OutboxRow.method.in_(SUPERSEDABLE),
-                    OutboxRow.id >= head.id,
+                    OutboxRow.id >= row.id,
                     OutboxRow.id < latest.id,
                 )
                 .values(state=SUPERSEDED, last_error=f"superseded by outbox row {latest.id}")
             )
 
         await self._db.write(op)
-        log.info("outbox rows superseded", first=head.id, by=latest.id, object=head.object_key)
+        log.info("outbox rows superseded", first=row.id, by=latest.id, object=row.object_key)
         return latest
 
     async def _deliver(self, row: Any, party_status: str | None) -> bool:
