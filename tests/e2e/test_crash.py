@@ -38,7 +38,7 @@ from tests.e2e.ocpi_support import location_body
 REGISTER = "Energy.Active.Import.Register"
 STATIONS_16 = ("CRASH16_1", "CRASH16_2")
 STATIONS_201 = ("CRASH201_1", "CRASH201_2")
-SESSIONS_PER_STATION = 3
+SESSIONS_PER_STATION = 8
 METER_VALUES_PER_SESSION = 6
 KILLS = 3
 PACE = 0.05
