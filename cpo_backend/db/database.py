@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 import structlog
@@ -41,14 +41,15 @@ class Database:
         self.url = url
         self._sqlite: LocalSqlite | None = None
         self._engine: AsyncEngine | None = None
+        self._connect: Callable[[], AbstractAsyncContextManager[AsyncConnection | LoopConnection]]
         transactions: Transactions
         if is_sqlite(url):
             self._sqlite = LocalSqlite(url, echo=echo)
-            transactions = self._sqlite.begin
+            self._connect, transactions = self._sqlite.read, self._sqlite.begin
             self.dialect = "sqlite"
         else:
             self._engine = create_engine(url, echo=echo)
-            transactions = self._engine.begin
+            self._connect, transactions = self._engine.connect, self._engine.begin
             self.dialect = self._engine.dialect.name
         self.writer = GroupCommitWriter(transactions, events, metrics, max_batch=max_batch)
 
@@ -64,12 +65,7 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection | LoopConnection]:
-        if self._sqlite is not None:
-            async with self._sqlite.read() as local:
-                yield local
-            return
-        assert self._engine is not None
-        async with self._engine.connect() as conn:
+        async with self._connect() as conn:
             yield conn
 
     async def write(self, op: Callable[[WriteTx], Awaitable[T]]) -> T:

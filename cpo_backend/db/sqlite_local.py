@@ -13,27 +13,35 @@ fsync. WAL mode means readers never wait for the writer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Executable, Result, create_engine, event
+from sqlalchemy import Connection, CursorResult, Dialect, Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 
 from cpo_backend.db.engine import configure_sqlite
 
 
 class LoopConnection:
-    """A read connection with the asynchronous ``execute`` the rest of the code awaits."""
+    """A synchronous connection behind the asynchronous methods the rest of the code
+    awaits (those of SQLAlchemy's ``AsyncConnection`` that readers and the writer use)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
+    @property
+    def dialect(self) -> Dialect:
+        return self._conn.dialect
+
     async def execute(
-        self, statement: Executable, params: dict[str, Any] | None = None
-    ) -> Result[Any]:
+        self, statement: Executable, params: Sequence[dict[str, Any]] | dict[str, Any] | None = None
+    ) -> CursorResult[Any]:
         return self._conn.execute(statement, params)
+
+    async def exec_driver_sql(self, sql: str, params: list[tuple[Any, ...]]) -> None:
+        self._conn.exec_driver_sql(sql, params)
 
 
 class LocalSqlite:
@@ -57,14 +65,14 @@ class LocalSqlite:
             yield LoopConnection(conn)
 
     @asynccontextmanager
-    async def begin(self) -> AsyncIterator[Connection]:
+    async def begin(self) -> AsyncIterator[LoopConnection]:
         """A write transaction that commits when the block ends and rolls back if it
         raises. It starts with ``BEGIN IMMEDIATE`` in the writer's thread: once the write
         lock is held, no statement run on the loop can wait for another process."""
         loop = asyncio.get_running_loop()
         conn = await loop.run_in_executor(self._thread, self._open)
         try:
-            yield conn
+            yield LoopConnection(conn)
         except BaseException:
             await loop.run_in_executor(self._thread, _close, conn, False)
             raise

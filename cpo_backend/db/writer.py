@@ -31,11 +31,12 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 from prometheus_client import CollectorRegistry, Histogram
-from sqlalchemy import Connection, Executable
+from sqlalchemy import Executable
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cpo_backend.db.bulk import BulkInsert
+from cpo_backend.db.sqlite_local import LoopConnection
 from cpo_backend.db.tables import DomainEventRow
 from cpo_backend.domain.events import DomainEvent, EventBus, encode
 
@@ -43,8 +44,8 @@ T = TypeVar("T")
 Item = TypeVar("Item")
 GatheredStep = Callable[["WriteTx", list[Any]], Awaitable[None]]
 # A write transaction: SQLAlchemy's asynchronous one, or on SQLite a synchronous
-# connection whose statements run on the loop (see cpo_backend.db.sqlite_writes).
-WriteConnection = AsyncConnection | Connection
+# connection whose statements run on the loop (see cpo_backend.db.sqlite_local).
+WriteConnection = AsyncConnection | LoopConnection
 Transactions = Callable[[], AbstractAsyncContextManager[WriteConnection]]
 
 log = structlog.get_logger(__name__)
@@ -78,13 +79,6 @@ class WriteTx:
         self, statement: Executable, params: Sequence[dict[str, Any]] | dict[str, Any] | None = None
     ) -> CursorResult[Any]:
         await self.flush()
-        return await self._execute(statement, params)
-
-    async def _execute(
-        self, statement: Executable, params: Sequence[dict[str, Any]] | dict[str, Any] | None
-    ) -> CursorResult[Any]:
-        if isinstance(self._conn, Connection):
-            return self._conn.execute(statement, params)
         return await self._conn.execute(statement, params)
 
     def defer(self, statement: Executable, params: dict[str, Any]) -> None:
@@ -118,15 +112,11 @@ class WriteTx:
         while self._deferred or self._bulk:
             pending, self._deferred = self._deferred, {}
             for statement, params in pending.items():
-                await self._execute(statement, params)
+                await self._conn.execute(statement, params)
             bulk, self._bulk = self._bulk, {}
             dialect = self._conn.dialect
             for insert, rows in bulk.items():
-                sql, values = insert.sql(dialect), insert.rows(dialect, rows)
-                if isinstance(self._conn, Connection):
-                    self._conn.exec_driver_sql(sql, values)
-                else:
-                    await self._conn.exec_driver_sql(sql, values)
+                await self._conn.exec_driver_sql(insert.sql(dialect), insert.rows(dialect, rows))
 
 
 @dataclass
