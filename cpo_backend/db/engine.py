@@ -8,6 +8,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+# How long a SQLite connection waits for another's write lock before it fails.
+LOCK_WAIT_MS = 30_000
+
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine for ``url``; SQLite files get WAL, full fsync and foreign keys.
@@ -17,7 +20,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": LOCK_WAIT_MS / 1000}
     else:
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 10
@@ -37,5 +40,5 @@ def configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_MS}")
     cursor.close()
