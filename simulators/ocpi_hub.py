@@ -129,6 +129,9 @@ class HubState:
     cdrs: list[dict[str, Any]] = field(default_factory=list)
     fail_next_pushes: int = 0
     refusals: list[Refusal] = field(default_factory=list)
+    # Seconds before a push of the module is taken: a platform slow to take locations,
+    # say (CDRs are never delayed).
+    push_delays: dict[str, float] = field(default_factory=dict)
 
     def refusal(self, module: str, method: str, object_id: str | None) -> Refusal | None:
         return next((r for r in self.refusals if r.matches(module, method, object_id)), None)
@@ -505,6 +508,7 @@ class HubSimulator:
                 return denied()
             raw = await request.body()
             body = json.loads(raw) if raw else None
+            await asyncio.sleep(state.push_delays.get(module, 0.0))
             received = Received(request.method, request.url.path, dict(request.headers), body)
             parts = rest.split("/")
             failure = refused(received, module, parts[2] if len(parts) > 2 else None)

@@ -76,9 +76,11 @@ class Database:
         """Queue ``op`` without waiting: for records nothing is promised about (the message log)."""
         self.writer.submit(op)
 
-    async def fetch_all(self, statement: Executable) -> list[Any]:
+    async def fetch_all(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> list[Any]:
         async with self.read() as conn:
-            return list((await conn.execute(statement)).all())
+            return list((await conn.execute(statement, params)).all())
 
     async def fetch_one(self, statement: Executable) -> Any | None:
         async with self.read() as conn:

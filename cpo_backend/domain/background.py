@@ -17,11 +17,16 @@ log = structlog.get_logger(__name__)
 
 
 class WakeableLoop:
-    def __init__(self, name: str, work: Callable[[], Awaitable[bool]], poll: float) -> None:
-        """``work`` runs one round; True means "more may be ready": run again at once."""
+    def __init__(
+        self, name: str, work: Callable[[], Awaitable[bool]], poll: float, gap: float = 0.0
+    ) -> None:
+        """``work`` runs one round; True means "more may be ready": run again at once.
+        ``gap``: the least time from one round's start to the next, so that the wakes
+        of a busy moment share a round rather than each paying for its own."""
         self._name = name
         self._work = work
         self._poll = poll
+        self._gap = gap
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -39,12 +44,17 @@ class WakeableLoop:
             self._task = None
 
     async def _run(self) -> None:
+        clock = asyncio.get_running_loop()
         while True:
+            started = clock.time()
             try:
                 again = await self._work()
             except Exception:  # the loop must survive a bad row or a database hiccup
                 log.exception("background round failed", loop=self._name)
                 again = False
+            rest = started + self._gap - clock.time()
+            if rest > 0:
+                await asyncio.sleep(rest)
             if again:
                 continue
             with contextlib.suppress(TimeoutError):

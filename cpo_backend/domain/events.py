@@ -142,6 +142,17 @@ class UnknownEvent(Exception):
     """A log row of a type or version this code does not know (written by a newer one)."""
 
 
+_TYPES: dict[str, type[DomainEvent]] = {}
+
+
+def _event_type(name: str) -> type[DomainEvent] | None:
+    kind = _TYPES.get(name)
+    if kind is None:  # (a class defined since the last look, or none of that name)
+        _TYPES.update(_event_types())
+        kind = _TYPES.get(name)
+    return kind
+
+
 def _event_types() -> dict[str, type[DomainEvent]]:
     found: dict[str, type[DomainEvent]] = {}
     pending: list[type[DomainEvent]] = [DomainEvent]
@@ -195,7 +206,7 @@ def encode(event: DomainEvent) -> tuple[str, int, str]:
 
 def decode(kind_name: str, version: int, payload: str) -> DomainEvent:
     """The event of a log row; raises :class:`UnknownEvent` for a type or version unknown."""
-    kind = _event_types().get(kind_name)
+    kind = _event_type(kind_name)
     if kind is None or version != kind.VERSION:
         raise UnknownEvent(f"{kind_name} v{version}")
     values = orjson.loads(payload)

@@ -31,7 +31,7 @@ from cpo_backend.ocpi.outbox import OutboxRecorder, OutboxWorker
 from cpo_backend.ocpi.realtime import OcpiRealtimeAuthorizer
 from cpo_backend.ocpi.registration import Credentials211, OcpiRegistrar
 from cpo_backend.ocpi.transport import errors
-from cpo_backend.ocpi.transport.client import OcpiClient
+from cpo_backend.ocpi.transport.client import POOL_SIZE, OcpiClient
 from cpo_backend.ocpi.transport.headers import MessageIdMiddleware, Party
 from cpo_backend.ocpi.v211 import commands as v211_commands
 from cpo_backend.ocpi.v211 import locations as v211_locations
@@ -92,13 +92,16 @@ class OcpiInterface:
         services: DomainServices,
         command_timeout: float,
     ) -> None:
-        # As many kept-alive connections as the outbox has deliveries under way: with
+        # As many kept-alive connections as the outbox has deliveries under way (with
         # httpx's default of 20, pushes to one hub above that opened and closed a
-        # connection each.
-        self._http = httpx.AsyncClient(
-            timeout=settings.request_timeout,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=OUTBOX_PARALLEL),
-        )
+        # connection each), in pools of POOL_SIZE: see ``OcpiClient``.
+        self._http = [
+            httpx.AsyncClient(
+                timeout=settings.request_timeout,
+                limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+            )
+            for _ in range(max(1, OUTBOX_PARALLEL // POOL_SIZE))
+        ]
         self.context = OcpiContext(
             settings,
             db,
@@ -170,4 +173,5 @@ class OcpiInterface:
         await self.session_updates.stop()
         await self.cdrs.stop()
         await self.outbox.stop()
-        await self._http.aclose()
+        for pool in self._http:
+            await pool.aclose()

@@ -121,9 +121,10 @@ async def test_failed_pushes_are_retried_until_acknowledged(
     await hub.wait_for(lambda s: len(s.locations.get("L1", {}).get("evses", [])) == 2)
     puts = hub.pushes("locations", "PUT")
     # Three refusals, then the latest PUT taken: the second, queued while the first was
-    # being refused, supersedes it (it carries everything the first did).
+    # being refused, supersedes it (it carries everything the first did). The projector
+    # renders a location as it is when it projects the change, so the first PUT may
+    # already carry both EVSEs: what counts is what the hub holds in the end.
     assert [p.accepted for p in puts].count(False) == 3
-    assert len(puts[0].body["evses"]) == 1
     assert len(hub.accepted("locations", "PUT")[-1].body["evses"]) == 2
 
 

@@ -13,9 +13,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cpo_backend.ocpi.outbox import PARALLEL as OUTBOX_PARALLEL
 from cpo_backend.ocpi.outbox import backoff, is_permanent
 from cpo_backend.ocpi.transport.client import PartnerReply
-from simulators.ocpi_hub import HubSimulator, HubState, Refusal
+from simulators.ocpi_hub import HubSimulator, HubState, Received, Refusal
 from simulators.ocpp16 import connect
 from tests.conftest import eventually
 from tests.e2e.ocpi_support import (
@@ -39,12 +40,17 @@ async def put_location(api: httpx.AsyncClient, location_id: str, body: dict[str,
     assert (await api.put(f"/api/locations/{location_id}", json=body)).is_success
 
 
+async def outbox_rows_of(api: httpx.AsyncClient, **params: str) -> list[dict[str, Any]]:
+    response = await api.get("/api/ocpi/outbox", params={"limit": 1000, **params})
+    assert response.status_code == 200, response.text
+    rows: list[dict[str, Any]] = response.json()
+    return rows
+
+
 async def outbox_rows(
     api: httpx.AsyncClient, object_key: str, **params: str
 ) -> list[dict[str, Any]]:
-    response = await api.get("/api/ocpi/outbox", params={"limit": 1000, **params})
-    assert response.status_code == 200, response.text
-    return [row for row in response.json() if row["object_key"] == object_key]
+    return [row for row in await outbox_rows_of(api, **params) if row["object_key"] == object_key]
 
 
 async def rows_are(api: httpx.AsyncClient, object_key: str, count: int) -> bool:
@@ -318,3 +324,46 @@ async def test_a_delete_between_two_puts_is_not_jumped(
     await hub.wait_for(lambda _s: len(hub.accepted("tariffs")) == 3)
     assert [p.method for p in hub.accepted("tariffs")] == ["PUT", "DELETE", "PUT"]
     assert price(hub.state) == 0.50
+
+
+async def test_a_cdr_does_not_wait_behind_a_backlog_of_other_pushes(
+    api: httpx.AsyncClient, hub: HubSimulator, ocpp_url: str
+) -> None:
+    """A partner that was down, and is slow to take locations, has a backlog of them
+    larger than the deliveries under way at once; the CDR of a session that ends then
+    goes out at once, with its session's pushes before it, rather than after the backlog
+    (the CPO is paid from CDRs, not from location updates)."""
+    assert (await api.put("/api/tariffs/AC1", json=energy_tariff(0.5))).is_success
+    await put_location(api, "PAID", location_body(("1", "CP_PAID", 1)))
+    await hub.wait_for(lambda s: "PAID" in s.locations)
+    await hub.push_token(hub.token("DRVP", whitelist="ALWAYS"))
+    hub.state.fail_next_pushes = 10**6
+    backlog = [f"SLOW{n}" for n in range(OUTBOX_PARALLEL)]
+    for location_id in backlog:
+        await put_location(api, location_id, location_body((location_id, None, None)))
+    async with connect(ocpp_url, "CP_PAID", connectors=1) as cp:
+        await cp.start_up()
+        started = await cp.start_transaction(1, "DRVP", meter_start=0)
+
+        async def session_queued() -> bool:
+            rows = await outbox_rows_of(api, state="pending")
+            return any(row["module"] == "sessions" for row in rows)
+
+        await eventually(session_queued)
+        # Back, but each location push now takes a second: the backlog fills every slot.
+        hub.state.push_delays["locations"] = 1.0
+        hub.state.fail_next_pushes = 0
+        await cp.stop_transaction(started.transaction_id, meter_stop=1000)
+    await hub.wait_for(lambda s: all(location_id in s.locations for location_id in backlog))
+
+    def taken(push: Received) -> str:
+        return "CDR" if push.path.endswith("/cdrs") else push.path.rsplit("/", 1)[-1]
+
+    arrived = [
+        taken(push)
+        for push in hub.state.received
+        if push.accepted and (push.path.endswith("/cdrs") or "/SLOW" in push.path)
+    ]
+    assert arrived.index("CDR") == 0, arrived
+    [cdr] = hub.state.cdrs
+    assert (cdr["total_energy"], cdr["total_cost"]["excl_vat"]) == (1.0, 0.5)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from cpo_backend.app import CpoBackend
 from cpo_backend.db.tables_ocpi import CdrRow
+from simulators.common import utc_now
 from simulators.ocpi_hub import HubSimulator
 from simulators.ocpp16 import connect
 from tests.conftest import eventually
@@ -163,3 +164,35 @@ async def test_a_sent_cdr_is_credited_and_billed_again(
     of_credit = await api.post(f"/api/ocpi/cdrs/{credit['id']}/credit", json={})
     assert of_credit.status_code == 409
     assert (await api.post("/api/ocpi/cdrs/NOPE/credit", json={})).status_code == 404
+
+
+def register_sample(wh: int) -> dict[str, object]:
+    """A MeterValue of the energy register only."""
+    value = {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+    return {"timestamp": utc_now(), "sampled_value": [value]}
+
+
+async def test_a_partner_that_was_down_gets_the_latest_progress_not_a_backlog(
+    api: httpx.AsyncClient, hub: HubSimulator, ocpp_url: str
+) -> None:
+    """While a session's last push waits for the partner, no further PATCH is queued for
+    it: back again, the partner gets the Session, one PATCH with the energy so far and the
+    end, rather than a PATCH per meter value it missed; and the CDR bills it all."""
+    await hub.push_token(hub.token("DRV4", whitelist="ALWAYS"))
+    async with connect(ocpp_url, "CP_SES", connectors=1) as cp:
+        await cp.start_up()
+        hub.state.fail_next_pushes = 10**6
+        started = await cp.start_transaction(1, "DRV4", meter_start=0)
+        await hub.wait_for(lambda s: any(r.method == "PUT" for r in hub.pushes("sessions")))
+        for wh in (1000, 2000, 3000, 4000):
+            await cp.meter_values(1, [register_sample(wh)])
+            await asyncio.sleep(0.2)  # (the charger's sample interval: rounds in between)
+        hub.state.fail_next_pushes = 0
+        await hub.wait_for(lambda s: any(v.get("kwh") == 4.0 for v in s.sessions.values()))
+        await cp.stop_transaction(started.transaction_id, meter_stop=5000)
+    await hub.wait_for(lambda s: bool(s.cdrs))
+    taken = [(p.method, p.body.get("kwh"), p.body.get("status")) for p in hub.accepted("sessions")]
+    assert taken == [("PUT", 0.0, "ACTIVE"), ("PATCH", 4.0, None), ("PATCH", 5.0, "COMPLETED")]
+    [cdr] = hub.state.cdrs
+    assert cdr["total_energy"] == 5.0
+    assert cdr["total_cost"]["excl_vat"] == 2.0

@@ -1,13 +1,15 @@
 """Our requests to partners: headers on the way out, the envelope on the way back.
 
-One ``httpx.AsyncClient`` is shared by the whole OCPI side (connection pooling). A
-failure to reach the partner or to read its answer is :class:`PartnerCallFailed`; an
-answer with a non-1000 status is returned, for the caller to decide.
+A few ``httpx.AsyncClient`` pools are shared by the whole OCPI side. A failure to reach
+the partner or to read its answer is :class:`PartnerCallFailed`; an answer with a
+non-1000 status is returned, for the caller to decide.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +42,16 @@ class PartnerReply:
         return self.http_status < 300 and self.status_code == StatusCode.SUCCESS
 
 
+# Connections per pool. httpcore's pool does work quadratic in its connections on each
+# request and each answer read (64 connections to one hub took 15% of a busy back-end's
+# CPU), so many requests at once are spread over several small pools instead.
+POOL_SIZE = 8
+
+
 class OcpiClient:
-    def __init__(self, http: httpx.AsyncClient, us: Party) -> None:
-        self._http = http
+    def __init__(self, pools: Sequence[httpx.AsyncClient], us: Party) -> None:
+        """``pools``: the HTTP clients that requests take in turn."""
+        self._pools = itertools.cycle(pools)
         self._us = us
 
     async def request(
@@ -69,7 +78,7 @@ class OcpiClient:
         if routed and not version.startswith("2.1"):
             headers.update(routing_headers(self._us, to))
         try:
-            response = await self._http.request(
+            response = await next(self._pools).request(
                 method,
                 url,
                 json=json,
