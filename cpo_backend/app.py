@@ -33,12 +33,8 @@ from cpo_backend.domain.events import (
     StationConnected,
     StationDisconnected,
 )
-from cpo_backend.domain.locations import LocationService
 from cpo_backend.domain.messagelog import MessageLog
-from cpo_backend.domain.partner_tokens import PartnerTokenService
-from cpo_backend.domain.partners import PartnerService
 from cpo_backend.domain.stations import StationService
-from cpo_backend.domain.tariffs import TariffService
 from cpo_backend.domain.tokens import TokenService
 from cpo_backend.domain.transactions import TransactionService
 from cpo_backend.domain.txevents import TransactionEventService
@@ -52,6 +48,10 @@ from cpo_backend.ocpp.registry import ConnectionRegistry
 from cpo_backend.ocpp.v16 import Ocpp16Binding
 from cpo_backend.ocpp.v201 import Ocpp201Binding
 from cpo_backend.ocpp.v201.handlers import Ocpp201Services
+from cpo_backend.roaming.locations import LocationService
+from cpo_backend.roaming.partner_tokens import PartnerTokenService
+from cpo_backend.roaming.partners import PartnerService
+from cpo_backend.roaming.tariffs import TariffService
 
 log = structlog.get_logger(__name__)
 
@@ -81,7 +81,9 @@ class CpoBackend:
             echo=settings.database.echo,
         )
         self.stations = StationService(self.db)
-        self.tokens = TokenService(self.db)
+        # Tokens the operator does not know are asked of the roaming partners' tokens.
+        self.partner_tokens = PartnerTokenService(self.db)
+        self.tokens = TokenService(self.db, self.partner_tokens)
         self.transactions = TransactionService(self.db, self.tokens, self.events)
         self.message_log = MessageLog(self.db, redact=settings.logging.redact_id_tokens)
         self.registry = ConnectionRegistry()
@@ -131,8 +133,6 @@ class CpoBackend:
         self.partners = PartnerService(self.db)
         self.locations = LocationService(self.db)
         self.tariffs = TariffService(self.db, settings.ocpi.country_code, settings.ocpi.party_id)
-        self.partner_tokens = PartnerTokenService(self.db)
-        self.tokens.partner_tokens = self.partner_tokens
         # EVSE statuses follow the chargers' reports, projected from the event log.
         self.evse_statuses = ProjectorRunner(
             self.db,

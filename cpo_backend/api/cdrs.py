@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
 from cpo_backend.api.roaming import Roaming
-from cpo_backend.domain.cdrs import CdrNotCreditable, CdrNotFound
+from cpo_backend.roaming.cdrs import CdrNotCreditable, CdrNotFound
 
 router = APIRouter(prefix="/ocpi/cdrs", tags=["ocpi"])
 

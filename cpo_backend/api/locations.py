@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from cpo_backend.api.roaming import Roaming
-from cpo_backend.domain.locations import EvseConflict, Location, LocationNotFound, LocationSpec
+from cpo_backend.roaming.locations import EvseConflict, Location, LocationNotFound, LocationSpec
 
 router = APIRouter(prefix="/locations", tags=["ocpi"])
 

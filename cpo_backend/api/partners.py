@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from cpo_backend.api.roaming import Roaming
-from cpo_backend.domain.partners import (
+from cpo_backend.roaming.partners import (
     OutboxEntry,
     OutboxEntryConflict,
     OutboxEntryNotFound,

@@ -11,10 +11,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from cpo_backend.domain.cdrs import CdrCorrections
-from cpo_backend.domain.locations import LocationService
-from cpo_backend.domain.partners import PartnerService, Registrar
-from cpo_backend.domain.tariffs import TariffService
+from cpo_backend.roaming.cdrs import CdrCorrections
+from cpo_backend.roaming.locations import LocationService
+from cpo_backend.roaming.partners import PartnerService, Registrar
+from cpo_backend.roaming.tariffs import TariffService
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
 
 from cpo_backend.api.roaming import Roaming
-from cpo_backend.domain.tariffs import TariffNotFound
 from cpo_backend.pricing import InvalidTariffError, render_tariff
+from cpo_backend.roaming.tariffs import TariffNotFound
 
 router = APIRouter(prefix="/tariffs", tags=["ocpi"])
 

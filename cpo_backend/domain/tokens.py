@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, insert, select, update
 
@@ -11,7 +11,6 @@ from cpo_backend.db.database import Database
 from cpo_backend.db.tables import IdTokenRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.model import AuthorizationStatus, IdToken, IdTokenInfo
-from cpo_backend.domain.partner_tokens import PartnerTokenService
 from cpo_backend.domain.time import utc_now
 
 
@@ -23,11 +22,19 @@ class TokenNotFound(Exception):
     pass
 
 
+class ForeignTokens(Protocol):
+    """Tokens issued by others (roaming partners), asked about a token the operator does
+    not know; None when they do not know it either."""
+
+    async def authorize(
+        self, uid: str, station_id: str | None = None, evse_id: int | None = None
+    ) -> IdTokenInfo | None: ...
+
+
 class TokenService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, foreign: ForeignTokens | None = None) -> None:
         self._db = db
-        # Roaming partners' tokens, asked about tokens the operator does not know.
-        self.partner_tokens: PartnerTokenService | None = None
+        self._foreign = foreign
 
     async def authorize(
         self, id_token: str | None, *, station_id: str | None = None, evse_id: int | None = None
@@ -41,10 +48,10 @@ class TokenService:
         if not id_token:
             return IdTokenInfo(status=AuthorizationStatus.INVALID)
         row = await self._db.fetch_one(select(IdTokenRow).where(IdTokenRow.id_token == id_token))
-        if row is None and self.partner_tokens is not None:
-            roaming = await self.partner_tokens.authorize(id_token, station_id, evse_id or None)
-            if roaming is not None:
-                return roaming
+        if row is None and self._foreign is not None:
+            foreign = await self._foreign.authorize(id_token, station_id, evse_id or None)
+            if foreign is not None:
+                return foreign
         if row is None:
             return IdTokenInfo(status=AuthorizationStatus.INVALID)
         status = AuthorizationStatus(row.status)

@@ -17,11 +17,11 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 
 from cpo_backend.db.tables_ocpi import ClientInfoRow
-from cpo_backend.domain.partners import PartnerAccess, PartnerStatus
 from cpo_backend.ocpi.context import OcpiContext, context, parties_of, partner_party
 from cpo_backend.ocpi.transport.auth import token_candidates
 from cpo_backend.ocpi.transport.envelope import OcpiError, StatusCode
 from cpo_backend.ocpi.transport.headers import Party, mark_routed
+from cpo_backend.roaming.partners import PartnerAccess, PartnerStatus
 
 Context = Annotated[OcpiContext, Depends(context)]
 

@@ -28,8 +28,6 @@ from sqlalchemy import bindparam, insert, or_, select, update
 from cpo_backend.db.tables_ocpi import CdrRow, SessionRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.background import WakeableLoop
-from cpo_backend.domain.cdrs import CdrNotCreditable, CdrNotFound
-from cpo_backend.domain.locations import Location
 from cpo_backend.domain.model import TransactionDetails
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.auth import module_caller, module_caller_211
@@ -42,6 +40,8 @@ from cpo_backend.ocpi.shapes import shapes_of
 from cpo_backend.ocpi.transport.client import PartnerReply
 from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.pricing import PricingError
+from cpo_backend.roaming.cdrs import CdrNotCreditable, CdrNotFound
+from cpo_backend.roaming.locations import Location
 
 log = structlog.get_logger(__name__)
 

@@ -17,11 +17,11 @@ from cpo_backend.cli_options import ConfigOption, settings_from
 from cpo_backend.config import Settings
 from cpo_backend.db.migrate import upgrade_async
 from cpo_backend.db.projection import set_checkpoint
-from cpo_backend.domain.partners import (
+from cpo_backend.ocpi.app import OcpiInterface
+from cpo_backend.roaming.partners import (
     RegistrationFailed,
     new_credentials_token,
 )
-from cpo_backend.ocpi.app import OcpiInterface
 
 T = TypeVar("T")
 

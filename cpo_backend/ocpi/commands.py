@@ -21,9 +21,7 @@ from sqlalchemy import select
 
 from cpo_backend.db.tables_ocpi import SessionRow
 from cpo_backend.domain import commands as c
-from cpo_backend.domain.locations import LocationNotFound
 from cpo_backend.domain.model import TransactionStatus
-from cpo_backend.domain.partners import PartnerAccess
 from cpo_backend.domain.transactions import TransactionNotFound
 from cpo_backend.ocpi.auth import Context, ModuleCaller, relays_for, require_owner
 from cpo_backend.ocpi.command_results import CommandRunner, PlannedCommand, reservation_of
@@ -34,6 +32,8 @@ from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusC
 from cpo_backend.ocpi.transport.headers import Party, request_sender
 from cpo_backend.ocpi.transport.pagination import require_datetime
 from cpo_backend.ocpi.transport.validation import validated
+from cpo_backend.roaming.locations import LocationNotFound
+from cpo_backend.roaming.partners import PartnerAccess
 
 router = APIRouter(prefix="/commands")
 

@@ -11,13 +11,13 @@ from fastapi import Request
 from cpo_backend.config import OcpiSettings
 from cpo_backend.db.database import Database
 from cpo_backend.domain.commands import CommandService
-from cpo_backend.domain.locations import LocationService
-from cpo_backend.domain.partner_tokens import PartnerTokenService
-from cpo_backend.domain.partners import Partner, PartnerService
-from cpo_backend.domain.tariffs import TariffService
 from cpo_backend.domain.transactions import TransactionService
 from cpo_backend.ocpi.transport.client import OcpiClient
 from cpo_backend.ocpi.transport.headers import Party
+from cpo_backend.roaming.locations import LocationService
+from cpo_backend.roaming.partner_tokens import PartnerTokenService
+from cpo_backend.roaming.partners import Partner, PartnerService
+from cpo_backend.roaming.tariffs import TariffService
 
 VERSION = "2.2.1"
 VERSION_211 = "2.1.1"

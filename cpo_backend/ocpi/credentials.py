@@ -12,12 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
-from cpo_backend.domain.partners import PartnerStatus
 from cpo_backend.ocpi.auth import Caller, ConfigurationCaller, Context
 from cpo_backend.ocpi.context import VERSION, OcpiContext
 from cpo_backend.ocpi.registration import Credentials, Credentials211, accept_credentials
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
 from cpo_backend.ocpi.transport.validation import validated
+from cpo_backend.roaming.partners import PartnerStatus
 
 Json = Annotated[dict[str, Any], Body()]
 

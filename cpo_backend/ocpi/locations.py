@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from cpo_backend.domain.locations import Evse, Location, LocationNotFound
 from cpo_backend.domain.time import format_utc
 from cpo_backend.ocpi.auth import Context, module_caller
 from cpo_backend.ocpi.catalogue import catalogue_list
@@ -23,6 +22,7 @@ from cpo_backend.ocpi.transport.pagination import (
     PageRequest,
     page_request,
 )
+from cpo_backend.roaming.locations import Evse, Location, LocationNotFound
 
 
 def render_connector(connector: dict[str, Any], evse: Evse) -> dict[str, Any]:

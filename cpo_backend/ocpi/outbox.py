@@ -39,14 +39,14 @@ from cpo_backend.domain.events import (
     TransactionMetered,
     TransactionStarted,
 )
-from cpo_backend.domain.locations import load_locations
-from cpo_backend.domain.partners import Partner, PartnerStatus, registered_partners
-from cpo_backend.domain.tariffs import as_tariff
 from cpo_backend.domain.time import as_utc, format_utc, utc_now
 from cpo_backend.ocpi.context import VERSION, OcpiContext, partner_party
 from cpo_backend.ocpi.shapes import Shapes, shapes_of, speaks
 from cpo_backend.ocpi.transport.client import PartnerCallFailed, PartnerReply
 from cpo_backend.ocpi.transport.headers import Party
+from cpo_backend.roaming.locations import load_locations
+from cpo_backend.roaming.partners import Partner, PartnerStatus, registered_partners
+from cpo_backend.roaming.tariffs import as_tariff
 
 log = structlog.get_logger(__name__)
 

@@ -2,7 +2,7 @@
 
 ``POST {tokens Sender URL}/{uid}/authorize?type=...`` with the LocationReferences of the
 station's EVSEs; no answer within ``ocpi.authorize_timeout`` is None, and the domain's
-whitelist rules decide (see ``domain/partner_tokens.py``).
+whitelist rules decide (see ``roaming/partner_tokens.py``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import structlog
 from pydantic import ValidationError
 
 from cpo_backend.domain.model import AuthorizationStatus
-from cpo_backend.domain.partner_tokens import PartnerToken
-from cpo_backend.domain.partners import Partner, PartnerStatus
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.context import VERSION, OcpiContext, partner_party, reaching
 from cpo_backend.ocpi.tokens import Token
@@ -23,6 +21,8 @@ from cpo_backend.ocpi.transport.client import PartnerCallFailed, PartnerReply
 from cpo_backend.ocpi.transport.envelope import OcpiError, StatusCode
 from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.ocpi.transport.pagination import parse_datetime
+from cpo_backend.roaming.partner_tokens import PartnerToken
+from cpo_backend.roaming.partners import Partner, PartnerStatus
 
 log = structlog.get_logger(__name__)
 

@@ -15,16 +15,16 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, Field, ValidationError
 
-from cpo_backend.domain.partners import (
+from cpo_backend.ocpi.context import VERSION, VERSION_211, OcpiContext, credentials_211
+from cpo_backend.ocpi.transport.client import PartnerCallFailed
+from cpo_backend.ocpi.transport.envelope import OcpiError, StatusCode
+from cpo_backend.roaming.partners import (
     Partner,
     PartnerAccess,
     PartnerStatus,
     RegistrationFailed,
     new_credentials_token,
 )
-from cpo_backend.ocpi.context import VERSION, VERSION_211, OcpiContext, credentials_211
-from cpo_backend.ocpi.transport.client import PartnerCallFailed
-from cpo_backend.ocpi.transport.envelope import OcpiError, StatusCode
 
 log = structlog.get_logger(__name__)
 
@@ -185,7 +185,7 @@ async def _check_roles(
 
 
 class OcpiRegistrar:
-    """The domain's :class:`~cpo_backend.domain.partners.Registrar`, over OCPI."""
+    """The domain's :class:`~cpo_backend.roaming.partners.Registrar`, over OCPI."""
 
     def __init__(self, ctx: OcpiContext) -> None:
         self._ctx = ctx

@@ -51,10 +51,7 @@ from cpo_backend.domain.events import (
     TransactionReopened,
     TransactionStarted,
 )
-from cpo_backend.domain.locations import REMOVED, Location, load_locations
 from cpo_backend.domain.paging import Executor
-from cpo_backend.domain.partners import Partner
-from cpo_backend.domain.tariffs import as_tariff
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.auth import module_caller, module_caller_211
 from cpo_backend.ocpi.charging import charged, meter_samples
@@ -67,6 +64,9 @@ from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.ocpi.v211.sessions import render_session_211
 from cpo_backend.pricing import PricingError, render_tariff
 from cpo_backend.pricing.rounding import round_half_up
+from cpo_backend.roaming.locations import REMOVED, Location, load_locations
+from cpo_backend.roaming.partners import Partner
+from cpo_backend.roaming.tariffs import as_tariff
 
 log = structlog.get_logger(__name__)
 

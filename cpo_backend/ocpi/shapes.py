@@ -11,8 +11,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cpo_backend.domain.locations import Location
-from cpo_backend.domain.partners import Partner
 from cpo_backend.ocpi.context import VERSION, VERSION_211
 from cpo_backend.ocpi.locations import render_location
 from cpo_backend.ocpi.transport.headers import Party
@@ -20,6 +18,8 @@ from cpo_backend.ocpi.v211.locations import render_location_211
 from cpo_backend.ocpi.v211.sessions import render_cdr_211, render_session_211, session_changes_211
 from cpo_backend.ocpi.v211.tariffs import rendered_211
 from cpo_backend.pricing import Tariff, render_tariff
+from cpo_backend.roaming.locations import Location
+from cpo_backend.roaming.partners import Partner
 
 # 2.1.1 CommandResponseType has four results: the finer 2.2.1 failures are REJECTED.
 RESULTS_211 = frozenset({"ACCEPTED", "NOT_SUPPORTED", "TIMEOUT", "UNKNOWN_SESSION"})

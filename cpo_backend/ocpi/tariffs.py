@@ -1,7 +1,7 @@
 """The tariffs module, Sender interface: our tariffs, as the pricing engine renders them.
 
 One router per OCPI version: they differ in how the list is made only. Both serve the
-tariffs as published (:func:`cpo_backend.domain.tariffs.as_tariff`): with the AFIR price
+tariffs as published (:func:`cpo_backend.roaming.tariffs.as_tariff`): with the AFIR price
 text in the configured languages.
 """
 

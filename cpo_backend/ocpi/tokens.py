@@ -14,13 +14,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from cpo_backend.domain.partner_tokens import PartnerToken, PartnerTokenNotFound
 from cpo_backend.ocpi.auth import Context, ModuleCaller, require_owner
 from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
 from cpo_backend.ocpi.transport.headers import Party, request_sender
 from cpo_backend.ocpi.transport.pagination import parse_datetime, require_datetime
 from cpo_backend.ocpi.transport.validation import validated
+from cpo_backend.roaming.partner_tokens import PartnerToken, PartnerTokenNotFound
 
 router = APIRouter(prefix="/tokens")
 

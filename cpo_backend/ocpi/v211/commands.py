@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, Field
 
-from cpo_backend.domain.partners import PartnerAccess
 from cpo_backend.ocpi import commands as v221
 from cpo_backend.ocpi.auth import Context, module_caller_211
 from cpo_backend.ocpi.command_results import CommandRunner
@@ -23,6 +22,7 @@ from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusC
 from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.ocpi.transport.validation import validated
 from cpo_backend.ocpi.v211.tokens import Token211, token_as_221
+from cpo_backend.roaming.partners import PartnerAccess
 
 router = APIRouter(prefix="/commands")
 

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from cpo_backend.domain.locations import Evse, Location
 from cpo_backend.domain.time import format_utc
 from cpo_backend.ocpi.auth import Context, module_caller_211
 from cpo_backend.ocpi.catalogue import catalogue_list
@@ -24,6 +23,7 @@ from cpo_backend.ocpi.transport.envelope import OcpiResponse, ocpi_response
 from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.ocpi.transport.pagination import PageRequest, page_request
 from cpo_backend.ocpi.v211.tariffs import Served211
+from cpo_backend.roaming.locations import Evse, Location
 
 LOCATION_TYPES = frozenset(
     {"ON_STREET", "PARKING_GARAGE", "UNDERGROUND_GARAGE", "PARKING_LOT", "OTHER", "UNKNOWN"}

@@ -13,9 +13,9 @@ from typing import Any
 
 import structlog
 
-from cpo_backend.domain.locations import Location
 from cpo_backend.ocpi.v211.locations import session_location_211
 from cpo_backend.pricing import TariffConversionError, parse_tariff, render_tariff_211
+from cpo_backend.roaming.locations import Location
 
 log = structlog.get_logger(__name__)
 

@@ -17,7 +17,6 @@ from typing import Any
 import structlog
 from fastapi import Request
 
-from cpo_backend.domain.tariffs import TariffService
 from cpo_backend.ocpi.auth import module_caller_211
 from cpo_backend.ocpi.catalogue import rendered_list
 from cpo_backend.ocpi.context import OcpiContext
@@ -25,6 +24,7 @@ from cpo_backend.ocpi.tariffs import tariffs_router
 from cpo_backend.ocpi.transport.envelope import OcpiResponse
 from cpo_backend.ocpi.transport.pagination import PageRequest
 from cpo_backend.pricing import Tariff, TariffConversionError, render_tariff_211
+from cpo_backend.roaming.tariffs import TariffService
 
 log = structlog.get_logger(__name__)
 

@@ -15,14 +15,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from cpo_backend.domain.partner_tokens import PartnerToken, PartnerTokenNotFound
-from cpo_backend.domain.partners import PartnerAccess
 from cpo_backend.ocpi.auth import Context, module_caller_211, require_owner
 from cpo_backend.ocpi.context import OcpiContext
 from cpo_backend.ocpi.tokens import TokenKey, store_token
 from cpo_backend.ocpi.transport.envelope import OcpiError, OcpiResponse, StatusCode, ocpi_response
 from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.ocpi.transport.validation import validated
+from cpo_backend.roaming.partner_tokens import PartnerToken, PartnerTokenNotFound
+from cpo_backend.roaming.partners import PartnerAccess
 
 router = APIRouter(prefix="/tokens")
 
