@@ -117,12 +117,13 @@ class OcpiInterface:
             self.context.public_url = settings.public_url
         self.registrar = OcpiRegistrar(self.context)
         services.partner_tokens.realtime = OcpiRealtimeAuthorizer(self.context)
-        self.outbox = OutboxWorker(db, self.context)
+        self.outbox = OutboxWorker(db, self.context, {"cdrs": cdrs.keep_cdr_location})
         self.context.partner_heard = self.outbox.partner_heard
         self.cdrs = cdrs.CdrSealer(self.context, self.outbox)
         session_projector = sessions.SessionProjector(self.context, self.cdrs)
-        self.commands = CommandRunner(db, services.commands, self.outbox)
-        self.commands.after_result["START_SESSION"] = session_projector.announce
+        self.commands = CommandRunner(
+            db, services.commands, self.outbox, {"START_SESSION": session_projector.announce}
+        )
         poll = settings.outbox_poll_interval
         # The projectors of the event log: what they write wakes whoever delivers it.
         self.projectors = [

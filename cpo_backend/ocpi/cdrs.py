@@ -126,7 +126,6 @@ class CdrSealer:
         self._ctx = ctx
         self._outbox = outbox
         self._loop = WakeableLoop("ocpi-cdrs", self.seal_pending, ctx.settings.outbox_poll_interval)
-        outbox.after_delivery["cdrs"] = self._keep_location
 
     def wake(self) -> None:
         """Look for owed CDRs now (the session projector just made some owed)."""
@@ -299,13 +298,14 @@ class CdrSealer:
         await _send_credit(tx, newest, credit)
         return True
 
-    @staticmethod
-    async def _keep_location(tx: WriteTx, row: Any, reply: PartnerReply) -> None:
-        location = reply.headers.get("Location")
-        if location and isinstance(row.body, dict):
-            await tx.execute(
-                update(CdrRow).where(CdrRow.id == row.body["id"]).values(location_url=location)
-            )
+
+async def keep_cdr_location(tx: WriteTx, row: Any, reply: PartnerReply) -> None:
+    """After a CDR's delivery, with its outbox row: the eMSP's URL of it (Location)."""
+    location = reply.headers.get("Location")
+    if location and isinstance(row.body, dict):
+        await tx.execute(
+            update(CdrRow).where(CdrRow.id == row.body["id"]).values(location_url=location)
+        )
 
 
 def _credit_of(row: Any) -> dict[str, Any]:

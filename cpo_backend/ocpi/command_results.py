@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,14 +112,20 @@ async def reservation_of(
 
 
 class CommandRunner:
-    def __init__(self, db: Database, commands: CommandService, outbox: OutboxWorker) -> None:
+    def __init__(
+        self,
+        db: Database,
+        commands: CommandService,
+        outbox: OutboxWorker,
+        after_result: Mapping[str, AfterResult] | None = None,
+    ) -> None:
+        """``after_result``: per command, what else to write with its result (in the same
+        transaction): the PENDING Session an accepted START_SESSION announces."""
         self._db = db
         self._commands = commands
         self._outbox = outbox
         self._tasks: set[asyncio.Task[None]] = set()
-        # Per command, what else to write with its result (in the same transaction): the
-        # PENDING Session an accepted START_SESSION announces.
-        self.after_result: dict[str, AfterResult] = {}
+        self._after_result = dict(after_result or {})
 
     async def submit(self, planned: PlannedCommand) -> None:
         """Store the command (committed before the eMSP hears ACCEPTED), then run it."""
@@ -208,7 +214,7 @@ class CommandRunner:
             else None
         )
         push = Push("commands", "POST", command.response_url, command.response_url, body, to)
-        hook = self.after_result.get(command.command)
+        hook = self._after_result.get(command.command)
 
         async def op(tx: WriteTx) -> None:
             await tx.execute(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -410,7 +410,11 @@ class OutboxWorker:
     """Delivers pending rows; woken by commits that may have written some, else polls."""
 
     def __init__(
-        self, db: Database, ctx: OcpiContext, rand: Callable[[], float] = random.random
+        self,
+        db: Database,
+        ctx: OcpiContext,
+        after_delivery: Mapping[str, AfterDelivery] | None = None,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self._db = db
         self._ctx = ctx
@@ -421,7 +425,7 @@ class OutboxWorker:
         )
         # Per module, what else to store when the partner acknowledged a row (in the
         # same transaction that marks it delivered): the CDR's Location header, say.
-        self.after_delivery: dict[str, AfterDelivery] = {}
+        self._after_delivery = dict(after_delivery or {})
         # Deliveries under way, by (partner, object): one at a time per object.
         self._in_flight: dict[tuple[int, str], asyncio.Task[None]] = {}
         # Those of them whose object has no CDR queued.
@@ -653,7 +657,7 @@ class OutboxWorker:
         reply: PartnerReply | None = None,
     ) -> None:
         now = utc_now()
-        hook = self.after_delivery.get(row.module) if row is not None else None
+        hook = self._after_delivery.get(row.module) if row is not None else None
         params = {
             "b_id": row_id,
             "b_state": state,
