@@ -84,26 +84,20 @@ _STOPPED = (
     )
 )
 
+# A stored meter value: where and when it was received, then the sample's own fields
+# (``SampledValue``, their one definition).
+METER_VALUE_COLUMNS = (
+    "station_id",
+    "evse_id",
+    "connector_id",
+    "transaction_id",
+    "received_at",
+    "after_stop",
+    *SampledValue._fields,
+)
 _insert_meter_value = BulkInsert(
     MeterValueRow.__table__,  # type: ignore[arg-type]
-    [
-        "station_id",
-        "evse_id",
-        "connector_id",
-        "transaction_id",
-        "sampled_at",
-        "received_at",
-        "measurand",
-        "phase",
-        "location",
-        "context",
-        "unit",
-        "value",
-        "raw_value",
-        "raw_unit",
-        "value_format",
-        "after_stop",
-    ],
+    list(METER_VALUE_COLUMNS),
     # A sample already stored (the identity of uq_meter_values_sample) is a resend.
     skip_duplicates=True,
 )
@@ -802,22 +796,5 @@ def _meter_row(
     received_at: datetime,
     after_stop: bool,
 ) -> tuple[Any, ...]:
-    """A meter value row, in the column order of ``_insert_meter_value``."""
-    return (
-        station_id,
-        evse_id,
-        connector_id,
-        transaction_id,
-        sample.sampled_at,
-        received_at,
-        sample.measurand,
-        sample.phase,
-        sample.location,
-        sample.context,
-        sample.unit,
-        sample.value,
-        sample.raw_value,
-        sample.raw_unit,
-        sample.value_format,
-        after_stop,
-    )
+    """A meter value row, in the order of ``METER_VALUE_COLUMNS``."""
+    return (station_id, evse_id, connector_id, transaction_id, received_at, after_stop, *sample)
