@@ -1,5 +1,6 @@
 """SQLite on the event loop (``cpo_backend/db/sqlite_local.py``) on a real file: the two
-ways running statements on the loop's own thread could hang the whole back-end."""
+ways running statements on the loop's own thread could hang the whole back-end, and what
+the writer's thread does instead (waiting for the lock, slow commits, checkpoints)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,20 @@ from cpo_backend.domain.events import EventBus
 
 
 @pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[tuple[Database, Path]]:
-    path = tmp_path / "local.db"
+def note_file(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.db"
     with sqlite3.connect(path) as setup:
         # As the migrations leave it: WAL is a property of the file.
         setup.execute("PRAGMA journal_mode=WAL")
         setup.execute("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-    db = Database(f"sqlite+aiosqlite:///{path}", EventBus(), CollectorRegistry())
+    return path
+
+
+@pytest.fixture
+async def database(note_file: Path) -> AsyncIterator[tuple[Database, Path]]:
+    db = Database(f"sqlite+aiosqlite:///{note_file}", EventBus(), CollectorRegistry())
     await db.start()
-    yield db, path
+    yield db, note_file
     await db.close()
 
 
@@ -94,15 +100,6 @@ async def _write_notes(sqlite: LocalSqlite, count: int) -> None:
             await conn.execute(text("INSERT INTO note (body) VALUES (:b)"), {"b": f"{n:04}" * 1024})
 
 
-@pytest.fixture
-def note_file(tmp_path: Path) -> Path:
-    path = tmp_path / "notes.db"
-    with sqlite3.connect(path) as setup:
-        setup.execute("PRAGMA journal_mode=WAL")
-        setup.execute("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
-    return path
-
-
 async def test_checkpoints_keep_the_wal_from_growing(note_file: Path) -> None:
     """The writer's commits do not checkpoint (that would hold the loop for several
     fsyncs): checkpoints run in its thread instead, so the WAL is reused, not grown
@@ -124,7 +121,7 @@ async def test_slow_commits_go_to_the_writer_thread_and_still_commit(note_file: 
     sqlite = LocalSqlite(f"sqlite:///{note_file}")
     sqlite.SLOW_COMMIT = -1.0  # every commit counts as slow
     try:
-        await _write_notes(sqlite, 2)  # (the first commit, on the loop, measures the disk)
+        await _write_notes(sqlite, 2)  # (commits measured: the moving average is slow)
         assert sqlite.committing_in_thread
         await _write_notes(sqlite, 3)
         async with sqlite.read() as conn:

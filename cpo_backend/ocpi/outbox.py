@@ -65,9 +65,8 @@ SUPERSEDABLE = ("PUT", "PATCH")
 # dead-lettered, while renewing the registration (or the partner's fix) lets them through.
 _TRANSIENT_HTTP = (401, 408, 429)
 _BATCH = 1000
-# Deliveries at once: each mostly waits for the partner and for its commit. Also the
-# HTTP client's pool size: httpcore's pool costs CPU per request that grows with the
-# square of its connections (64 took 15% of a busy back-end's CPU).
+# Deliveries at once: each mostly waits for the partner and for its commit. The OCPI
+# side's HTTP pools hold as many connections in all (see ``transport.client.POOL_SIZE``).
 PARALLEL = 48
 # Each finished delivery wakes a round; at a hundred a second, rounds 10 ms apart start
 # several deliveries each, for a tenth of the queries.
@@ -203,6 +202,23 @@ def join_url(base: str, path: str) -> str:
     if base.endswith("/") and path.startswith("/"):
         return base + path[1:]
     return base + path
+
+
+async def pending_objects(db: Database, module: str, object_keys: Iterable[str]) -> set[str]:
+    """Those of ``object_keys`` that have a row of ``module`` not yet delivered."""
+    keys = list(object_keys)
+    if not keys:
+        return set()
+    rows = await db.fetch_all(
+        select(OutboxRow.object_key)
+        .where(
+            OutboxRow.state == PENDING,
+            OutboxRow.module == module,
+            OutboxRow.object_key.in_(keys),
+        )
+        .distinct()
+    )
+    return {row.object_key for row in rows}
 
 
 def outbox_row(partner_id: int, push: Push) -> dict[str, Any]:

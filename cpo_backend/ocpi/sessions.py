@@ -35,7 +35,6 @@ from cpo_backend.db.tables import TransactionRow
 from cpo_backend.db.tables_ocpi import (
     CommandRow,
     EvseRow,
-    OutboxRow,
     PartnerTokenRow,
     SessionRow,
     TariffRow,
@@ -56,8 +55,7 @@ from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.ocpi.auth import module_caller, module_caller_211
 from cpo_backend.ocpi.charging import charged, meter_samples
 from cpo_backend.ocpi.context import VERSION, OcpiContext, reaching
-from cpo_backend.ocpi.outbox import INSERT_ROW, OutboxWorker, Push, outbox_row
-from cpo_backend.ocpi.outbox import PENDING as OUTBOX_PENDING
+from cpo_backend.ocpi.outbox import INSERT_ROW, OutboxWorker, Push, outbox_row, pending_objects
 from cpo_backend.ocpi.owned import owned_router
 from cpo_backend.ocpi.shapes import SHAPES, Shapes, shapes_of, speaks
 from cpo_backend.ocpi.transport.headers import Party
@@ -632,12 +630,19 @@ class SessionUpdater:
             )
         )
         self._without_session |= metered - {session.transaction_id for session in sessions}
-        queued = await self._queued([session.ocpi_id for session in sessions])
+        # A session whose last push the partner has not taken yet gets no new PATCH until
+        # it is delivered: the next one then carries everything since, so a partner that
+        # is slow or down gets fewer, fresher updates instead of a backlog that the CDRs
+        # of ending sessions would queue behind.
+        queued = await pending_objects(
+            self._ctx.db, "sessions", (session_object_key(s.ocpi_id) for s in sessions)
+        )
         interval = timedelta(seconds=self._ctx.settings.session_update_interval)
         patches: list[_Patch] = []
         updated: set[int] = set()
         for session in sessions:
-            if utc_now() - session.last_updated < interval or session.ocpi_id in queued:
+            waiting = session_object_key(session.ocpi_id) in queued
+            if utc_now() - session.last_updated < interval or waiting:
                 self._metered.add(session.transaction_id)  # not due: look again next round
                 continue
             try:
@@ -676,25 +681,6 @@ class SessionUpdater:
                 return False
             self._outbox.wake()
         return False
-
-    async def _queued(self, ocpi_ids: list[str]) -> set[str]:
-        """The sessions whose last push the partner has not taken yet. They get no new
-        PATCH until it is delivered: the next one then carries everything since, so a
-        partner that is slow or down gets fewer, fresher updates instead of a backlog
-        that the CDRs of ending sessions would queue behind."""
-        if not ocpi_ids:
-            return set()
-        keys = {session_object_key(ocpi_id): ocpi_id for ocpi_id in ocpi_ids}
-        rows = await self._ctx.db.fetch_all(
-            select(OutboxRow.object_key)
-            .where(
-                OutboxRow.state == OUTBOX_PENDING,
-                OutboxRow.module == "sessions",
-                OutboxRow.object_key.in_(keys),
-            )
-            .distinct()
-        )
-        return {keys[row.object_key] for row in rows}
 
     async def _update(self, session: Any) -> _Patch | None:
         """The PATCH of a running session with what it charged so far."""
