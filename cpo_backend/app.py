@@ -38,7 +38,7 @@ from cpo_backend.domain.stations import StationService
 from cpo_backend.domain.tokens import TokenService
 from cpo_backend.domain.transactions import TransactionService
 from cpo_backend.domain.txevents import TransactionEventService
-from cpo_backend.ocpi.app import OcpiInterface
+from cpo_backend.ocpi.app import OcpiInterface, PartnerCalls
 from cpo_backend.ocpi.context import DomainServices
 from cpo_backend.ocpp.binding import OcppServices, ProtocolBinding
 from cpo_backend.ocpp.dispatch import LocalCommandTransport
@@ -46,8 +46,11 @@ from cpo_backend.ocpp.listener import OcppListener
 from cpo_backend.ocpp.observer import FrameRecorder, OcppMetrics
 from cpo_backend.ocpp.registry import ConnectionRegistry
 from cpo_backend.ocpp.v16 import Ocpp16Binding
+from cpo_backend.ocpp.v16 import commands as v16_commands
 from cpo_backend.ocpp.v201 import Ocpp201Binding
+from cpo_backend.ocpp.v201 import commands as v201_commands
 from cpo_backend.ocpp.v201.handlers import Ocpp201Services
+from cpo_backend.roaming.address import PublicAddress
 from cpo_backend.roaming.locations import LocationService
 from cpo_backend.roaming.partner_tokens import PartnerTokenService
 from cpo_backend.roaming.partners import PartnerService
@@ -81,30 +84,37 @@ class CpoBackend:
             echo=settings.database.echo,
         )
         self.stations = StationService(self.db)
-        # Tokens the operator does not know are asked of the roaming partners' tokens.
-        self.partner_tokens = PartnerTokenService(self.db)
+        self.partners = PartnerService(self.db)
+        self.locations = LocationService(self.db)
+        self.tariffs = TariffService(self.db, settings.ocpi.country_code, settings.ocpi.party_id)
+        # Where partners reach us: told the HTTP listener's address once it is bound.
+        self.public_address = PublicAddress(settings.ocpi.public_url)
+        # Tokens the operator does not know are asked of the roaming partners' tokens, and
+        # an eMSP may be asked in real time: OCPI's calls to the partners come first.
+        self.partner_calls = PartnerCalls(settings.ocpi, self.partners, self.locations)
+        self.partner_tokens = PartnerTokenService(self.db, self.partner_calls.realtime)
         self.tokens = TokenService(self.db, self.partner_tokens)
         self.transactions = TransactionService(self.db, self.tokens, self.events)
-        self.message_log = MessageLog(self.db, redact=settings.logging.redact_id_tokens)
+        self.message_log = MessageLog(self.db)
         self.registry = ConnectionRegistry()
         self.device_model = DeviceModelService(self.db)
+        self.commands = CommandService(
+            LocalCommandTransport(
+                self.registry,
+                {"1.6": v16_commands, "2.0.1": v201_commands},
+                settings.ocpp.response_timeout,
+            ),
+            self.transactions,
+            result_listeners=(self.device_model.on_command_result,),
+        )
         v201 = Ocpp201Services(
             self.device_model,
             TransactionEventService(self.db, self.transactions, self.tokens, self.events),
-            commands=lambda: self.commands,
+            self.commands,
         )
         # Preference order: a charger offering both versions speaks 2.0.1.
         bindings: list[ProtocolBinding] = [Ocpp201Binding(v201), Ocpp16Binding()]
         ocpp_metrics = OcppMetrics(self.metrics)
-        self.commands = CommandService(
-            LocalCommandTransport(
-                self.registry,
-                {binding.version.name: binding for binding in bindings},
-                settings.ocpp.response_timeout,
-            ),
-            self.transactions,
-        )
-        self.commands.result_listeners.append(self.device_model.on_command_result)
         self.ocpp = OcppListener(
             settings.ocpp,
             OcppServices(self.stations, self.tokens, self.transactions, settings.ocpp),
@@ -114,25 +124,10 @@ class CpoBackend:
                 self.message_log if settings.ocpp.log_messages else None,
                 ocpp_metrics,
                 log_frames=logging.getLevelName(settings.logging.level.upper()) <= logging.INFO,
+                redact_id_tokens=settings.logging.redact_id_tokens,
             ),
             ocpp_metrics,
         )
-        self.api = create_api(
-            ApiServices(
-                stations=self.stations,
-                tokens=self.tokens,
-                transactions=self.transactions,
-                commands=self.commands,
-                message_log=self.message_log,
-                metrics=self.metrics,
-                health=self.health,
-                api_keys=frozenset(settings.http.api_keys),
-            )
-        )
-        self.api.state.device_model = self.device_model
-        self.partners = PartnerService(self.db)
-        self.locations = LocationService(self.db)
-        self.tariffs = TariffService(self.db, settings.ocpi.country_code, settings.ocpi.party_id)
         # EVSE statuses follow the chargers' reports, projected from the event log.
         self.evse_statuses = ProjectorRunner(
             self.db,
@@ -156,9 +151,32 @@ class CpoBackend:
                 self.transactions,
                 self.commands,
             ),
+            self.partner_calls,
+            self.public_address,
             settings.ocpp.response_timeout,
         )
-        self.api.mount("/ocpi", self.roaming.asgi)
+        self.api = create_api(
+            ApiServices(
+                stations=self.stations,
+                tokens=self.tokens,
+                transactions=self.transactions,
+                commands=self.commands,
+                device_models=self.device_model,
+                message_log=self.message_log,
+                metrics=self.metrics,
+                health=self.health,
+                api_keys=frozenset(settings.http.api_keys),
+            ),
+            RoamingServices(
+                self.partners,
+                self.locations,
+                self.tariffs,
+                self.roaming.registrar,
+                self.roaming.cdrs,
+                self.public_address,
+            ),
+            self.roaming.asgi,
+        )
         # Outbox backlog, oldest age and dead letters per partner, on /metrics.
         self.metrics.register(self.roaming.outbox.gauges)
         self._http: _EmbeddedServer | None = None
@@ -193,15 +211,6 @@ class CpoBackend:
             )
         await self.ocpp.start()
         await self._start_http()
-        self.roaming.listening_on(self.settings.http.host, self.http_port)
-        self.api.state.roaming = RoamingServices(
-            self.partners,
-            self.locations,
-            self.tariffs,
-            self.roaming.registrar,
-            self.roaming.cdrs,
-            self.roaming.context.versions_url,
-        )
         await self.roaming.start()
         if not self.settings.http.api_keys:
             log.warning("the operator API has no API key configured: it is open to anyone")
@@ -213,6 +222,8 @@ class CpoBackend:
             self.api, host=http.host, port=http.port, log_config=None, lifespan="off"
         )
         self._http_socket = config.bind_socket()
+        # Known before the first request: the OCPI objects served carry our URL.
+        self.public_address.listening_on(http.host, self.http_port)
         self._http = _EmbeddedServer(config)
         self._http_task = asyncio.create_task(self._http.serve(sockets=[self._http_socket]))
         while not self._http.started:

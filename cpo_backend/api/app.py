@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp
 
 import cpo_backend
 from cpo_backend.api import (
@@ -21,6 +22,7 @@ from cpo_backend.api import (
     tokens,
     transactions,
 )
+from cpo_backend.api.roaming import RoamingServices
 from cpo_backend.api.security import require_api_key
 from cpo_backend.api.services import ApiServices
 
@@ -44,20 +46,28 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(services.metrics), media_type=CONTENT_TYPE_LATEST)
 
 
-def create_api(api_services: ApiServices) -> FastAPI:
+def create_api(api_services: ApiServices, roaming: RoamingServices, ocpi: ASGIApp) -> FastAPI:
+    """The whole HTTP side, given everything it serves: the operator API on
+    ``api_services`` and ``roaming``, and the OCPI interface's ``ocpi`` app at ``/ocpi``."""
     app = FastAPI(
         title="cpo-backend operator API",
         version=cpo_backend.__version__,
         description="Stations, id tokens, transactions, OCPP message log and commands.",
     )
     app.state.services = api_services
+    app.state.roaming = roaming
     errors.install(app)
 
-    api = APIRouter(prefix="/api", dependencies=[Depends(require_api_key)])
+    api = APIRouter(
+        prefix="/api",
+        dependencies=[Depends(require_api_key)],
+        # Every route may answer these, with the one error body (see api/errors.py).
+        responses=errors.ERROR_RESPONSES,
+    )
     modules = (stations, commands, tokens, transactions, devicemodel)
     for module in (*modules, partners, locations, tariffs, cdrs):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(operations)
-
+    app.mount("/ocpi", ocpi)
     return app

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel
 
 from cpo_backend.api.roaming import Roaming
-from cpo_backend.roaming.cdrs import CdrNotCreditable, CdrNotFound
 
 router = APIRouter(prefix="/ocpi/cdrs", tags=["ocpi"])
 
@@ -21,9 +20,4 @@ class CreditRequest(BaseModel):
 @router.post("/{cdr_id}/credit", status_code=status.HTTP_201_CREATED)
 async def credit_cdr(roaming: Roaming, cdr_id: str, body: CreditRequest) -> dict[str, Any]:
     """Send the eMSP a Credit CDR for a CDR it received; the Credit CDR."""
-    try:
-        return await roaming.cdrs.credit(cdr_id, reissue=body.reissue)
-    except CdrNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "CDR not found") from None
-    except CdrNotCreditable as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return await roaming.cdrs.credit(cdr_id, reissue=body.reissue)

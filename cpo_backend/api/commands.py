@@ -1,12 +1,13 @@
 """Commands to a station: ``POST /api/stations/{id}/commands/{name}``, one route each.
 
-The request bodies are the domain's command dataclasses themselves, so the API, Python
-callers and OCPI send exactly the same thing through the same command service.
+The request bodies are the domain's command dataclasses themselves, and the answers
+their typed results, so the API, Python callers and OCPI send exactly the same thing
+through the same command service, whatever protocol version the station speaks.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel
@@ -18,22 +19,11 @@ router = APIRouter(prefix="/stations/{station_id}/commands", tags=["commands"])
 Api = Annotated[ApiServices, Depends(services)]
 
 
-class CommandAnswer(BaseModel):
-    """The charger's answer: its status (when it has one) and the whole payload."""
-
-    status: str | None
-    payload: dict[str, Any]
-
-    @classmethod
-    def of(cls, result: c.CommandResult) -> CommandAnswer:
-        return cls(status=result.status, payload=result.payload)
-
-
 class RemoteStopBody(BaseModel):
     transaction_id: int
 
 
-COMMANDS: list[type[c.Command]] = [
+COMMANDS: list[type[c.Command[c.CommandResult]]] = [
     c.RemoteStart,
     c.Reset,
     c.UnlockConnector,
@@ -55,13 +45,13 @@ COMMANDS: list[type[c.Command]] = [
 ]
 
 
-def _route_for(command_type: type[c.Command]) -> None:
+def _route_for(command_type: type[c.Command[c.CommandResult]]) -> None:
     async def send(
         api: Api,
         station_id: str,
         command: Annotated[command_type, Body()],  # type: ignore[valid-type]
-    ) -> CommandAnswer:
-        return CommandAnswer.of(await api.commands.execute(station_id, command))
+    ) -> c.CommandResult:
+        return await api.commands.execute(station_id, command)
 
     # Annotations are strings here (PEP 563) and ``command_type`` is local to this
     # function, so FastAPI could not resolve it and took ``command`` for a query
@@ -72,6 +62,7 @@ def _route_for(command_type: type[c.Command]) -> None:
         send,
         methods=["POST"],
         name=command_type.name,
+        response_model=c.result_type_of(command_type),
         summary=(command_type.__doc__ or command_type.__name__).splitlines()[0],
     )
 
@@ -81,11 +72,11 @@ for _command_type in COMMANDS:
 
 
 @router.post("/remote-stop")
-async def remote_stop(api: Api, station_id: str, body: RemoteStopBody) -> CommandAnswer:
+async def remote_stop(api: Api, station_id: str, body: RemoteStopBody) -> c.Acknowledgement:
     """Stop one of our transactions on this station, whatever the charger calls it."""
     transaction = await api.transactions.get(body.transaction_id)
     if transaction.station_id != station_id:
         raise c.CommandNotSupported(
             f"transaction {body.transaction_id} is not on station {station_id}"
         )
-    return CommandAnswer.of(await api.commands.remote_stop(body.transaction_id))
+    return await api.commands.remote_stop(body.transaction_id)

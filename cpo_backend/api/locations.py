@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Path, Query
 
 from cpo_backend.api.roaming import Roaming
-from cpo_backend.roaming.locations import EvseConflict, Location, LocationNotFound, LocationSpec
+from cpo_backend.roaming.locations import Location, LocationSpec
 
 router = APIRouter(prefix="/locations", tags=["ocpi"])
 
@@ -29,15 +29,9 @@ async def put_location(
     body: LocationSpec,
 ) -> Location:
     """Create or replace a location with its EVSEs; EVSEs left out become REMOVED."""
-    try:
-        return await roaming.locations.put(location_id, body)
-    except EvseConflict as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return await roaming.locations.put(location_id, body)
 
 
 @router.get("/{location_id}")
 async def get_location(roaming: Roaming, location_id: str) -> Location:
-    try:
-        return await roaming.locations.get(location_id)
-    except LocationNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "location not found") from None
+    return await roaming.locations.get(location_id)

@@ -3,20 +3,15 @@ the outbox of pushes owed to them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, Field
 
 from cpo_backend.api.roaming import Roaming
 from cpo_backend.roaming.partners import (
     OutboxEntry,
-    OutboxEntryConflict,
-    OutboxEntryNotFound,
     Partner,
-    PartnerNotFound,
-    RegistrationFailed,
     new_credentials_token,
 )
 
@@ -51,39 +46,24 @@ async def create_token_a(roaming: Roaming) -> TokenA:
 @router.post("/partners/register", status_code=status.HTTP_201_CREATED)
 async def register(roaming: Roaming, body: RegisterRequest) -> Partner:
     """Register with a partner platform given its versions URL and the token A it issued."""
-    return await _talking(roaming.registrar.register(body.versions_url, body.token_a))
+    return await roaming.registrar.register(body.versions_url, body.token_a)
 
 
 @router.post("/partners/{partner_id}/renew")
 async def renew(roaming: Roaming, partner_id: int) -> Partner:
     """New credentials tokens both ways and fresh endpoints (our credentials PUT)."""
-    return await _talking(roaming.registrar.renew(partner_id))
+    return await roaming.registrar.renew(partner_id)
 
 
 @router.delete("/partners/{partner_id}")
 async def unregister(roaming: Roaming, partner_id: int) -> Partner:
     """End the registration: credentials DELETE at the partner, our tokens forgotten."""
-    return await _talking(roaming.registrar.unregister(partner_id))
-
-
-async def _talking(call: Awaitable[Partner]) -> Partner:
-    """A registrar call, its failures as HTTP errors."""
-    try:
-        return await call
-    except PartnerNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "partner not found") from None
-    except RegistrationFailed as error:
-        raise HTTPException(
-            status.HTTP_502_BAD_GATEWAY, {"ocpi_status": error.code, "detail": str(error)}
-        ) from None
+    return await roaming.registrar.unregister(partner_id)
 
 
 @router.get("/partners/{partner_id}")
 async def get_partner(roaming: Roaming, partner_id: int) -> Partner:
-    try:
-        return await roaming.partners.get(partner_id)
-    except PartnerNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "partner not found") from None
+    return await roaming.partners.get(partner_id)
 
 
 @router.get("/outbox")
@@ -104,10 +84,7 @@ async def list_outbox(
 @router.get("/outbox/{entry_id}")
 async def get_outbox_entry(roaming: Roaming, entry_id: int) -> OutboxEntry:
     """One push with its body."""
-    try:
-        return await roaming.partners.outbox_entry(entry_id)
-    except OutboxEntryNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "outbox entry not found") from None
+    return await roaming.partners.outbox_entry(entry_id)
 
 
 @router.post("/outbox/{entry_id}/retry")
@@ -115,20 +92,10 @@ async def retry_outbox_entry(roaming: Roaming, entry_id: int) -> OutboxEntry:
     """Try a pending push again now instead of after its backoff, or a dead letter again
     (in its place in its object's queue; 409 if a later push of the object was delivered
     since, which it would overwrite)."""
-    return await _acting(roaming.partners.retry_now(entry_id))
+    return await roaming.partners.retry_now(entry_id)
 
 
 @router.post("/outbox/{entry_id}/drop")
 async def drop_outbox_entry(roaming: Roaming, entry_id: int) -> OutboxEntry:
     """Give up a pending push or a dead letter."""
-    return await _acting(roaming.partners.drop(entry_id))
-
-
-async def _acting(call: Awaitable[OutboxEntry]) -> OutboxEntry:
-    """An operator's action on an outbox entry, its refusals as HTTP errors."""
-    try:
-        return await call
-    except OutboxEntryNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "outbox entry not found") from None
-    except OutboxEntryConflict as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return await roaming.partners.drop(entry_id)

@@ -1,7 +1,8 @@
 """What the roaming (OCPI) parts of the operator API are given by the composition root.
 
-Set as ``app.state.roaming``; the routes reach the domain only, never the OCPI adapter:
-registering with a partner goes through the domain's ``Registrar`` port.
+Passed to ``create_api``, which sets it as ``app.state.roaming``; the routes reach
+``roaming/`` only, never the OCPI adapter: registering with a partner goes through the
+``Registrar`` port.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from cpo_backend.roaming.address import PublicAddress
 from cpo_backend.roaming.cdrs import CdrCorrections
 from cpo_backend.roaming.locations import LocationService
 from cpo_backend.roaming.partners import PartnerService, Registrar
@@ -24,8 +26,13 @@ class RoamingServices:
     tariffs: TariffService
     registrar: Registrar
     cdrs: CdrCorrections
-    # Our OCPI versions URL, handed to a partner together with its token A.
-    versions_url: str
+    # Where partners reach us; known once the HTTP listener is bound, before it serves.
+    address: PublicAddress
+
+    @property
+    def versions_url(self) -> str:
+        """Our OCPI versions URL, handed to a partner together with its token A."""
+        return self.address.versions_url
 
 
 def roaming(request: Request) -> RoamingServices:

@@ -10,6 +10,7 @@ from fastapi import Request
 from prometheus_client import CollectorRegistry
 
 from cpo_backend.domain.commands import CommandService
+from cpo_backend.domain.devicemodel import DeviceModelService
 from cpo_backend.domain.messagelog import MessageLog
 from cpo_backend.domain.stations import StationService
 from cpo_backend.domain.tokens import TokenService
@@ -22,6 +23,7 @@ class ApiServices:
     tokens: TokenService
     transactions: TransactionService
     commands: CommandService
+    device_models: DeviceModelService
     message_log: MessageLog
     metrics: CollectorRegistry
     health: Callable[[], Awaitable[dict[str, Any]]]

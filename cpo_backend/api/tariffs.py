@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from cpo_backend.api.roaming import Roaming
-from cpo_backend.pricing import InvalidTariffError, render_tariff
-from cpo_backend.roaming.tariffs import TariffNotFound
+from cpo_backend.pricing import render_tariff
 
 router = APIRouter(prefix="/tariffs", tags=["ocpi"])
 
@@ -31,24 +30,15 @@ async def put_tariff(
 ) -> dict[str, Any]:
     """Create or replace: the OCPI Tariff fields (currency, elements ...); country_code,
     party_id, id and last_updated are ours and ignored if given."""
-    try:
-        return render_tariff(await roaming.tariffs.put(tariff_id, body))
-    except InvalidTariffError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    return render_tariff(await roaming.tariffs.put(tariff_id, body))
 
 
 @router.get("/{tariff_id}")
 async def get_tariff(roaming: Roaming, tariff_id: str) -> dict[str, Any]:
-    try:
-        return render_tariff(await roaming.tariffs.get(tariff_id))
-    except TariffNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "tariff not found") from None
+    return render_tariff(await roaming.tariffs.get(tariff_id))
 
 
 @router.delete("/{tariff_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_tariff(roaming: Roaming, tariff_id: str) -> Response:
-    try:
-        await roaming.tariffs.delete(tariff_id)
-    except TariffNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "tariff not found") from None
+    await roaming.tariffs.delete(tariff_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

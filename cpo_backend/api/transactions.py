@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from cpo_backend.api.commands import CommandAnswer
 from cpo_backend.api.services import ApiServices, services
+from cpo_backend.domain.commands import Acknowledgement
 from cpo_backend.domain.model import Transaction, TransactionDetails, TransactionStatus
 from cpo_backend.domain.transactions import TransactionFilter
 
@@ -42,9 +42,9 @@ async def transaction_details(api: Api, transaction_id: int) -> TransactionDetai
 
 
 @router.post("/{transaction_id}/remote-stop")
-async def remote_stop(api: Api, transaction_id: int) -> CommandAnswer:
+async def remote_stop(api: Api, transaction_id: int) -> Acknowledgement:
     """Ask the charger to stop the transaction (RemoteStopTransaction / RequestStopTransaction)."""
-    return CommandAnswer.of(await api.commands.remote_stop(transaction_id))
+    return await api.commands.remote_stop(transaction_id)
 
 
 @router.post("/{transaction_id}/force-close")

@@ -35,6 +35,17 @@ NAMING_CONVENTION = {
 }
 
 
+def _unique_where(name: str, *columns: Any, where: str) -> Index:
+    """A unique index of the rows that meet ``where`` only, the same on both databases."""
+    return Index(
+        name,
+        *columns,
+        unique=True,
+        sqlite_where=text(where),
+        postgresql_where=text(where),
+    )
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
@@ -117,13 +128,11 @@ class TransactionRow(Base):
         # nodes at once cannot open it twice. Orphans (a stop for a transaction never
         # seen start) stand outside: a 1.6 orphan keeps the charger's number, which may
         # later be the id we hand out to a new transaction.
-        Index(
+        _unique_where(
             "uq_transactions_station_charger_transaction",
             "station_id",
             "charger_transaction_id",
-            unique=True,
-            sqlite_where=text("status <> 'orphan'"),
-            postgresql_where=text("status <> 'orphan'"),
+            where="status <> 'orphan'",
         ),
         Index(None, "started_at"),
     )
@@ -155,6 +164,17 @@ class TransactionRow(Base):
     charging_state: Mapped[str | None] = mapped_column(String(16))
 
 
+# The columns of a meter sample's identity, in both unique indexes of ``MeterValueRow``.
+_SAMPLE_IDENTITY = (
+    "sampled_at",
+    "measurand",
+    text("coalesce(phase, '')"),
+    "location",
+    "context",
+    "raw_value",
+)
+
+
 class MeterValueRow(Base):
     """One sampled value, normalised (``value``/``unit``) with what the charger sent kept."""
 
@@ -166,31 +186,14 @@ class MeterValueRow(Base):
     # serves the reads by transaction, so every row still costs one index only; the rare
     # samples of no transaction have a small index of their own.
     __table_args__ = (
-        Index(
-            "uq_meter_values_sample",
-            "transaction_id",
-            "sampled_at",
-            "measurand",
-            text("coalesce(phase, '')"),
-            "location",
-            "context",
-            "raw_value",
-            unique=True,
-        ),
-        Index(
+        Index("uq_meter_values_sample", "transaction_id", *_SAMPLE_IDENTITY, unique=True),
+        _unique_where(
             "uq_meter_values_sample_without_transaction",
             "station_id",
             "evse_id",
             "connector_id",
-            "sampled_at",
-            "measurand",
-            text("coalesce(phase, '')"),
-            "location",
-            "context",
-            "raw_value",
-            unique=True,
-            sqlite_where=text("transaction_id IS NULL"),
-            postgresql_where=text("transaction_id IS NULL"),
+            *_SAMPLE_IDENTITY,
+            where="transaction_id IS NULL",
         ),
     )
 

@@ -26,13 +26,17 @@ from cpo_backend.db.database import Database
 from cpo_backend.db.tables import DeviceModelReportRow, DeviceModelVariableRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.commands import (
-    ChangeConfiguration,
+    Acknowledgement,
     Command,
     CommandResult,
+    CommandStatus,
+    ConfigurationChange,
+    ConfigurationValues,
     GetBaseReport,
-    GetConfiguration,
-    GetVariables,
-    SetVariables,
+    VariableRef,
+    VariableResult,
+    VariableResults,
+    VariableStatus,
 )
 from cpo_backend.domain.model import Record
 from cpo_backend.domain.time import UtcTimestamp, utc_now
@@ -187,21 +191,26 @@ class DeviceModelService:
         await self._db.write(op)
 
     async def on_command_result(
-        self, station_id: str, command: Command, result: CommandResult
+        self, station_id: str, command: Command[CommandResult], result: CommandResult
     ) -> None:
         """Keep the values a station just told (read) or accepted (set), and the base of a
         report it agreed to send."""
-        if isinstance(command, GetBaseReport) and result.status == "Accepted":
+        if (
+            isinstance(command, GetBaseReport)
+            and isinstance(result, Acknowledgement)
+            and result.status == CommandStatus.ACCEPTED
+        ):
             await self._expect_report(station_id, command)
             return
-        values = _told_values(command, result.payload)
+        values = _told_values(result)
         if not values:
             return
         now = utc_now()
 
         async def op(tx: WriteTx) -> None:
-            for address, attribute_type, value in values:
-                key = variable_key(address["component"], address["variable"], **_scope(address))
+            for ref, value in values:
+                address = _scope(ref)
+                key = variable_key(ref.component, ref.variable, **address)
                 existing = (
                     await tx.execute(
                         select(DeviceModelVariableRow).where(
@@ -212,18 +221,18 @@ class DeviceModelService:
                 ).first()
                 attributes = [dict(a) for a in (existing.attributes if existing else [])]
                 found = next(
-                    (a for a in attributes if a.get("type", "Actual") == attribute_type), None
+                    (a for a in attributes if a.get("type", "Actual") == ref.attribute_type), None
                 )
                 if found is None:
-                    attributes.append({"type": attribute_type, "value": value})
+                    attributes.append({"type": ref.attribute_type, "value": value})
                 else:
                     found["value"] = value
                 row = {
                     "station_id": station_id,
                     "key": key,
-                    "component": address["component"],
-                    "variable": address["variable"],
-                    **_scope(address),
+                    "component": ref.component,
+                    "variable": ref.variable,
+                    **address,
                     "attributes": attributes,
                     "characteristics": existing.characteristics if existing else None,
                     "request_id": existing.request_id if existing else None,
@@ -285,78 +294,31 @@ class DeviceModelService:
         )
 
 
-# (address, attribute type, value): the address holds component, variable and their scope.
-ToldValue = tuple[dict[str, Any], str, str]
-
-
-def _scope(address: dict[str, Any]) -> dict[str, Any]:
+def _scope(ref: VariableRef) -> dict[str, Any]:
+    """Where the variable is, beyond its component's and its own name (the row's columns)."""
     return {
-        "component_instance": address.get("component_instance"),
-        "evse_id": address.get("evse_id"),
-        "connector_id": address.get("connector_id"),
-        "variable_instance": address.get("variable_instance"),
+        "component_instance": ref.component_instance,
+        "evse_id": ref.evse_id,
+        "connector_id": ref.connector_id,
+        "variable_instance": ref.variable_instance,
     }
 
 
-def _address(result: dict[str, Any]) -> dict[str, Any]:
-    """The variable a 2.0.1 Get/SetVariableResult is about."""
-    component, variable = result["component"], result["variable"]
-    evse = component.get("evse") or {}
-    return {
-        "component": component["name"],
-        "variable": variable["name"],
-        "component_instance": component.get("instance"),
-        "evse_id": evse.get("id"),
-        "connector_id": evse.get("connectorId"),
-        "variable_instance": variable.get("instance"),
-    }
-
-
-def _told_values(command: Command, payload: dict[str, Any]) -> list[ToldValue]:
-    """The attribute values an accepted answer establishes (2.0.1 stations only: a 1.6
-    answer has no getVariableResult/setVariableResult, here or under ``ocpp201``)."""
-    answer = payload.get("ocpp201", payload)
-    told: list[ToldValue] = []
-    if isinstance(command, GetVariables | GetConfiguration):
-        for result in answer.get("getVariableResult") or []:
-            if result.get("attributeStatus") == "Accepted" and "attributeValue" in result:
-                told.append(
-                    (
-                        _address(result),
-                        result.get("attributeType", "Actual"),
-                        result["attributeValue"],
-                    )
-                )
-    elif isinstance(command, SetVariables | ChangeConfiguration):
-        for result in answer.get("setVariableResult") or []:
-            if result.get("attributeStatus") != "Accepted":
-                continue
-            address = _address(result)
-            attribute_type = result.get("attributeType", "Actual")
-            value = _set_value(command, address, attribute_type)
-            if value is not None:
-                told.append((address, attribute_type, value))
-    return told
-
-
-def _set_value(
-    command: SetVariables | ChangeConfiguration, address: dict[str, Any], attribute_type: str
-) -> str | None:
-    """The value the command set at ``address`` (ChangeConfiguration sets one)."""
-    if isinstance(command, ChangeConfiguration):
-        return command.value
-    for ref in command.variables:
-        asked = {
-            "component": ref.component,
-            "variable": ref.variable,
-            "component_instance": ref.component_instance,
-            "evse_id": ref.evse_id,
-            "connector_id": ref.connector_id,
-            "variable_instance": ref.variable_instance,
-        }
-        if asked == address and ref.attribute_type == attribute_type:
-            return ref.value
-    return None
+def _told_values(result: CommandResult) -> list[tuple[VariableRef, str]]:
+    """The attribute values an answer establishes: each variable read or set with
+    success (a 1.6 station's configuration keys are no device-model variables)."""
+    results: tuple[VariableResult, ...] = ()
+    if isinstance(result, VariableResults):
+        results = result.results
+    elif isinstance(result, ConfigurationValues):
+        results = result.variables
+    elif isinstance(result, ConfigurationChange) and result.variable is not None:
+        results = (result.variable,)
+    return [
+        (told.variable, told.value)
+        for told in results
+        if told.status == VariableStatus.ACCEPTED and told.value is not None
+    ]
 
 
 FULL_INVENTORY = "FullInventory"

@@ -2,14 +2,16 @@
 
 Frames are buffered and written by the group-commit writer in one deferred batch, so
 logging costs no transaction of its own. Nothing is promised to a charger about the log,
-so a crash may lose its last few hundred milliseconds; the domain data never.
+so a crash may lose its last few hundred milliseconds; the domain data never. A frame is
+kept as the OCPP adapter hands it over: what must not be kept (the drivers' tokens, when
+the operator says so) is the adapter's to leave out, as only it knows the protocols.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import timedelta
+from typing import NamedTuple
 
 from sqlalchemy import delete, select, true
 
@@ -20,48 +22,35 @@ from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.model import MessageLogEntry
 from cpo_backend.domain.time import utc_now
 
+
+class Frame(NamedTuple):
+    """One frame in or out (``direction``), as the log keeps it: its OCPP message type
+    (None for one we could not decode), action and message id when known, and its text."""
+
+    station_id: str
+    direction: str
+    message_type: int | None
+    action: str | None
+    unique_id: str | None
+    payload: str
+
+
+# A stored frame is the frame, then when it was logged.
 _insert = BulkInsert(
     MessageLogRow.__table__,  # type: ignore[arg-type]
-    ["station_id", "direction", "message_type", "action", "unique_id", "payload", "logged_at"],
+    [*Frame._fields, "logged_at"],
 )
-
-# 1.6 "idTag": "X"; 2.0.1 "idToken": {"idToken": "X", ...} and "groupIdToken".
-_ID_TOKEN_VALUES = re.compile(r'("(?:idTag|parentIdTag|idToken)"\s*:\s*)"(?:[^"\\]|\\.)*"')
-REDACTED = '"***"'
-
-
-def redact_id_tokens(text: str) -> str:
-    return _ID_TOKEN_VALUES.sub(lambda match: match.group(1) + REDACTED, text)
 
 
 class MessageLog:
-    def __init__(self, db: Database, *, redact: bool) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
-        self._redact = redact
         self._buffer: list[tuple[object, ...]] = []
 
-    def record(
-        self,
-        station_id: str,
-        direction: str,
-        message_type: int | None,
-        action: str | None,
-        unique_id: str | None,
-        text: str,
-    ) -> None:
+    def record(self, frame: Frame) -> None:
         if not self._buffer:
             self._db.write_soon(self._flush)
-        self._buffer.append(
-            (
-                station_id,
-                direction,
-                message_type,
-                action,
-                unique_id,
-                redact_id_tokens(text) if self._redact else text,
-                utc_now(),
-            )
-        )
+        self._buffer.append((*frame, utc_now()))
 
     async def _flush(self, tx: WriteTx) -> None:
         rows, self._buffer = self._buffer, []

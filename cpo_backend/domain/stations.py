@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables import ConnectorRow, StationEventRow, StationRow, TransactionRow
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.errors import AlreadyExists, NotFound
 from cpo_backend.domain.events import (
     ConnectorStatusChanged,
     StationBooted,
@@ -31,12 +32,12 @@ from cpo_backend.domain.model import (
 from cpo_backend.domain.time import utc_now
 
 
-class StationExists(Exception):
-    pass
+class StationExists(AlreadyExists):
+    noun = "station"
 
 
-class StationNotFound(Exception):
-    pass
+class StationNotFound(NotFound):
+    noun = "station"
 
 
 def hash_password(password: str) -> str:

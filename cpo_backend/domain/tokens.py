@@ -10,16 +10,17 @@ from sqlalchemy import delete, insert, select, update
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables import IdTokenRow
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.errors import AlreadyExists, NotFound
 from cpo_backend.domain.model import AuthorizationStatus, IdToken, IdTokenInfo
 from cpo_backend.domain.time import utc_now
 
 
-class TokenExists(Exception):
-    pass
+class TokenExists(AlreadyExists):
+    noun = "token"
 
 
-class TokenNotFound(Exception):
-    pass
+class TokenNotFound(NotFound):
+    noun = "token"
 
 
 class ForeignTokens(Protocol):

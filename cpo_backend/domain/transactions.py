@@ -35,6 +35,7 @@ from cpo_backend.db.tables import (
     TransactionRow,
 )
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.errors import Conflict, NotFound
 from cpo_backend.domain.events import (
     DomainEvent,
     EventBus,
@@ -55,7 +56,7 @@ from cpo_backend.domain.model import (
     TransactionEvent,
     TransactionStatus,
 )
-from cpo_backend.domain.time import utc_now
+from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.domain.tokens import TokenService
 
 # OCPP 1.6: "reason ... In case of a normal stop it may be left out; Local is assumed".
@@ -115,18 +116,21 @@ _advance_meter = (
 )
 
 
-class TransactionNotFound(Exception):
-    def __init__(self, transaction_id: int) -> None:
-        super().__init__(f"transaction {transaction_id} not found")
-        self.transaction_id = transaction_id
+class TransactionNotFound(NotFound):
+    noun = "transaction"
 
 
-class TransactionNotActive(Exception):
+class TransactionNotActive(Conflict):
     """The transaction has ended (or is an orphan): it can be neither stopped nor closed."""
 
-    def __init__(self, transaction_id: int) -> None:
-        super().__init__(f"transaction {transaction_id} is not active: it has ended")
-        self.transaction_id = transaction_id
+    code = "transaction_finished"
+
+    def __init__(self, transaction_id: int, status: str, stopped_at: datetime | None) -> None:
+        when = f" at {format_utc(stopped_at)}" if stopped_at is not None else ""
+        super().__init__(
+            f"transaction {transaction_id} ended{when} ({status}): it can no longer be stopped",
+            transaction=transaction_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,20 +338,16 @@ class TransactionService:
                 evidence = [
                     t for t in (transaction.last_meter_at, transaction.started_at, seen) if t
                 ]
-                ended = min(max(evidence, default=now), now)
-                await tx.execute(
-                    update(TransactionRow)
-                    .where(TransactionRow.id == transaction.id)
-                    .values(
-                        status=TransactionStatus.COMPLETED.value,
-                        closed_by=ClosedBy.RECONCILED.value,
-                        close_note="the station rebooted while the transaction was active",
-                        meter_stop_wh=transaction.last_meter_wh,
-                        stopped_at=ended,
-                        stop_received_at=now,
-                    )
+                await _close_as(
+                    tx,
+                    ClosedBy.RECONCILED,
+                    station_id=station_id,
+                    transaction_id=transaction.id,
+                    last_meter_wh=transaction.last_meter_wh,
+                    stopped_at=min(max(evidence, default=now), now),
+                    note="the station rebooted while the transaction was active",
+                    now=now,
                 )
-                tx.emit(TransactionEnded(station_id, now, transaction.id, ClosedBy.RECONCILED))
 
         await self._db.write(op)
 
@@ -386,22 +386,19 @@ class TransactionService:
     ) -> None:
         """Close the transactions still active on the EVSE a new one starts on."""
         for old in active:
-            await tx.execute(
-                update(TransactionRow)
-                .where(TransactionRow.id == old.id)
-                .values(
-                    status=TransactionStatus.COMPLETED.value,
-                    closed_by=ClosedBy.SUPERSEDED.value,
-                    close_note=(
-                        "a new transaction started on the same connector at "
-                        f"{request.started_at.isoformat()}"
-                    ),
-                    meter_stop_wh=old.last_meter_wh,
-                    stopped_at=old.last_meter_at or request.started_at,
-                    stop_received_at=now,
-                )
+            await _close_as(
+                tx,
+                ClosedBy.SUPERSEDED,
+                station_id=request.station_id,
+                transaction_id=old.id,
+                last_meter_wh=old.last_meter_wh,
+                stopped_at=old.last_meter_at or request.started_at,
+                note=(
+                    "a new transaction started on the same connector at "
+                    f"{request.started_at.isoformat()}"
+                ),
+                now=now,
             )
-            tx.emit(TransactionEnded(request.station_id, now, old.id, ClosedBy.SUPERSEDED))
 
     async def meter_values(
         self,
@@ -697,20 +694,17 @@ class TransactionService:
             if row is None:
                 raise TransactionNotFound(transaction_id)
             if row.status != TransactionStatus.ACTIVE.value:
-                raise TransactionNotActive(transaction_id)
-            await tx.execute(
-                update(TransactionRow)
-                .where(TransactionRow.id == transaction_id)
-                .values(
-                    status=TransactionStatus.COMPLETED.value,
-                    closed_by=ClosedBy.FORCE_CLOSED.value,
-                    close_note=note or "closed by the operator",
-                    meter_stop_wh=row.last_meter_wh,
-                    stopped_at=now,
-                    stop_received_at=now,
-                )
+                raise TransactionNotActive(transaction_id, row.status, row.stopped_at)
+            await _close_as(
+                tx,
+                ClosedBy.FORCE_CLOSED,
+                station_id=row.station_id,
+                transaction_id=transaction_id,
+                last_meter_wh=row.last_meter_wh,
+                stopped_at=now,
+                note=note or "closed by the operator",
+                now=now,
             )
-            tx.emit(TransactionEnded(row.station_id, now, transaction_id, ClosedBy.FORCE_CLOSED))
 
         await self._db.write(op)
         return await self.get(transaction_id)
@@ -780,6 +774,36 @@ def survived_boot(transaction: Transaction, reported_at: datetime | None) -> boo
         and transaction.stop_received_at is not None
         and reported_at > transaction.stop_received_at
     )
+
+
+async def _close_as(
+    tx: WriteTx,
+    closed_by: ClosedBy,
+    *,
+    station_id: str,
+    transaction_id: int,
+    last_meter_wh: Decimal | None,
+    stopped_at: datetime,
+    note: str,
+    now: datetime,
+) -> None:
+    """Close, in ``tx``, a transaction the charger did not stop (a boot, a new start on
+    its EVSE, the operator), on an estimate: its last reading is its end. The
+    ``TransactionEnded`` names ``closed_by``, so that the charger's real stop, if it
+    comes, is taken as a correction (:meth:`TransactionService.close`)."""
+    await tx.execute(
+        update(TransactionRow)
+        .where(TransactionRow.id == transaction_id)
+        .values(
+            status=TransactionStatus.COMPLETED.value,
+            closed_by=closed_by.value,
+            close_note=note,
+            meter_stop_wh=last_meter_wh,
+            stopped_at=stopped_at,
+            stop_received_at=now,
+        )
+    )
+    tx.emit(TransactionEnded(station_id, now, transaction_id, closed_by))
 
 
 def _matches(column: Any, value: Any) -> Any:

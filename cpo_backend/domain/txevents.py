@@ -29,8 +29,9 @@ resend is either a replay (all of it was committed) or new (none of it was).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 
 import structlog
 from sqlalchemy import select
@@ -120,28 +121,14 @@ The seqNo alone is not one: some chargers number every event 0 (solidstudiosh VC
 
 _ACCEPTED = IdTokenInfo(status=AuthorizationStatus.ACCEPTED)
 
+# A journal row is the event as reported, but for its samples (stored as meter values),
+# then our transaction id and when it came: the report's fields are its one definition.
+JOURNALED_FIELDS = tuple(f.name for f in fields(TransactionEventReport) if f.name != "samples")
+JOURNAL_COLUMNS = (*JOURNALED_FIELDS, "transaction_id", "received_at")
+_journaled = attrgetter(*JOURNALED_FIELDS)
 _journal_insert = BulkInsert(
     TransactionEventRow.__table__,  # type: ignore[arg-type]
-    [
-        "station_id",
-        "charger_transaction_id",
-        "seq_no",
-        "transaction_id",
-        "event_type",
-        "trigger_reason",
-        "charging_state",
-        "stopped_reason",
-        "offline",
-        "evse_id",
-        "connector_id",
-        "id_token",
-        "number_of_phases_used",
-        "cable_max_current",
-        "reservation_id",
-        "remote_start_id",
-        "timestamp",
-        "received_at",
-    ],
+    list(JOURNAL_COLUMNS),
     # A replay racing its original (a reconnect overlapping the old socket) loses.
     skip_duplicates=True,
 )
@@ -361,24 +348,5 @@ class TransactionEventService:
 def _journal_row(
     event: TransactionEventReport, transaction_id: int | None, received_at: datetime
 ) -> tuple[object, ...]:
-    """The journal row of ``event``, in the column order of ``_journal_insert``."""
-    return (
-        event.station_id,
-        event.charger_transaction_id,
-        event.seq_no,
-        transaction_id,
-        event.event_type,
-        event.trigger_reason,
-        event.charging_state,
-        event.stopped_reason,
-        event.offline,
-        event.evse_id,
-        event.connector_id,
-        event.id_token,
-        event.number_of_phases_used,
-        event.cable_max_current,
-        event.reservation_id,
-        event.remote_start_id,
-        event.timestamp,
-        received_at,
-    )
+    """The journal row of ``event``, in the order of ``JOURNAL_COLUMNS``."""
+    return (*_journaled(event), transaction_id, received_at)

@@ -1,7 +1,12 @@
 """The OCPI side assembled: the ASGI app mounted at ``/ocpi``, the outbox and the client.
 
-The composition root builds one :class:`OcpiInterface`, mounts :attr:`asgi` and calls
-:meth:`start` / :meth:`stop`; everything OCPI is reachable from here and nowhere else.
+The composition root builds it in two parts, in dependency order. First
+:class:`PartnerCalls`, our client to the partners and the real-time authorizer: the
+domain's token service asks that authorizer about a partner's token. Then, once the
+domain's transactions and commands exist (they need the token service), one
+:class:`OcpiInterface` over it; the root mounts its :attr:`~OcpiInterface.asgi` and calls
+:meth:`~OcpiInterface.start` / :meth:`~OcpiInterface.stop`. Everything OCPI is
+reachable from here and nowhere else.
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ from cpo_backend.ocpi import (
     tokens,
 )
 from cpo_backend.ocpi.command_results import CommandRunner
-from cpo_backend.ocpi.context import VERSION, VERSION_211, DomainServices, OcpiContext
+from cpo_backend.ocpi.context import (
+    VERSION,
+    VERSION_211,
+    AuthorizationReferences,
+    DomainServices,
+    OcpiContext,
+    PartnerHeard,
+)
 from cpo_backend.ocpi.context import credentials_211 as to_211
 from cpo_backend.ocpi.outbox import PARALLEL as OUTBOX_PARALLEL
 from cpo_backend.ocpi.outbox import OutboxRecorder, OutboxWorker
@@ -38,6 +50,9 @@ from cpo_backend.ocpi.v211 import locations as v211_locations
 from cpo_backend.ocpi.v211 import tariffs as v211_tariffs
 from cpo_backend.ocpi.v211 import tokens as v211_tokens
 from cpo_backend.ocpi.versions import versions_router
+from cpo_backend.roaming.address import PublicAddress
+from cpo_backend.roaming.locations import LocationService
+from cpo_backend.roaming.partners import PartnerService
 
 # (identifier, our interface role) of every module served: version details lists these.
 MODULES: tuple[tuple[str, str], ...] = (
@@ -56,9 +71,13 @@ MODULES: tuple[tuple[str, str], ...] = (
 MODULES_211 = tuple(module for module in MODULES if module[0] != "hubclientinfo")
 
 
-def create_ocpi_app(ctx: OcpiContext) -> FastAPI:
+def create_ocpi_app(ctx: OcpiContext, runner: CommandRunner, heard: PartnerHeard) -> FastAPI:
+    """The routes find what they serve on ``app.state``, set here once (the routers are
+    module-level, so that FastAPI's endpoint cache keeps no back-end alive)."""
     app = FastAPI(title="cpo-backend OCPI 2.2.1", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.ocpi = ctx
+    app.state.command_runner = runner
+    app.state.partner_heard = heard
     errors.install(app)
     app.include_router(versions_router({VERSION: MODULES, VERSION_211: MODULES_211}))
     app.include_router(credentials.router, prefix=f"/{VERSION}")
@@ -83,14 +102,16 @@ def create_ocpi_app(ctx: OcpiContext) -> FastAPI:
     return app
 
 
-class OcpiInterface:
+class PartnerCalls:
+    """Our HTTP client to the partners, and the real-time authorizer that calls through it.
+
+    Built before the domain's token service: the partner tokens' whitelist rules, which
+    that service asks, are given :attr:`realtime`. The :class:`OcpiInterface` built later
+    sends everything else through the same :attr:`client`, and closes it.
+    """
+
     def __init__(
-        self,
-        settings: OcpiSettings,
-        db: Database,
-        events: EventBus,
-        services: DomainServices,
-        command_timeout: float,
+        self, settings: OcpiSettings, partners: PartnerService, locations: LocationService
     ) -> None:
         # As many kept-alive connections as the outbox has deliveries under way (with
         # httpx's default of 20, pushes to one hub above that opened and closed a
@@ -102,6 +123,30 @@ class OcpiInterface:
             )
             for _ in range(max(1, OUTBOX_PARALLEL // POOL_SIZE))
         ]
+        self.client = OcpiClient(self._http, Party(settings.country_code, settings.party_id))
+        # Written by real-time authorizations, taken by the sessions their starts make.
+        self.authorization_references: AuthorizationReferences = {}
+        self.realtime = OcpiRealtimeAuthorizer(
+            settings, partners, locations, self.client, self.authorization_references
+        )
+
+    async def close(self) -> None:
+        for pool in self._http:
+            await pool.aclose()
+
+
+class OcpiInterface:
+    def __init__(
+        self,
+        settings: OcpiSettings,
+        db: Database,
+        events: EventBus,
+        services: DomainServices,
+        calls: PartnerCalls,
+        address: PublicAddress,
+        command_timeout: float,
+    ) -> None:
+        self._calls = calls
         self.context = OcpiContext(
             settings,
             db,
@@ -111,14 +156,12 @@ class OcpiInterface:
             services.partner_tokens,
             services.transactions,
             command_timeout,
-            OcpiClient(self._http, Party(settings.country_code, settings.party_id)),
+            calls.client,
+            address,
+            calls.authorization_references,
         )
-        if settings.public_url:
-            self.context.public_url = settings.public_url
         self.registrar = OcpiRegistrar(self.context)
-        services.partner_tokens.realtime = OcpiRealtimeAuthorizer(self.context)
         self.outbox = OutboxWorker(db, self.context, {"cdrs": cdrs.keep_cdr_location})
-        self.context.partner_heard = self.outbox.partner_heard
         self.cdrs = cdrs.CdrSealer(self.context, self.outbox)
         session_projector = sessions.SessionProjector(self.context, self.cdrs)
         self.commands = CommandRunner(
@@ -144,20 +187,13 @@ class OcpiInterface:
         events.subscribe(self.outbox.notify)
         self.session_updates = sessions.SessionUpdater(self.context, self.outbox)
         events.subscribe(self.session_updates.notify)
-        app = create_ocpi_app(self.context)
-        app.state.command_runner = self.commands
+        app = create_ocpi_app(self.context, self.commands, self.outbox.partner_heard)
         # Outside the app's own error middleware, so that even a 500 carries the ids.
         self.asgi = MessageIdMiddleware(app)
 
     def _projected(self) -> None:
         self.cdrs.wake()
         self.outbox.wake()
-
-    def listening_on(self, host: str, port: int) -> None:
-        """Our public URL when none is configured: the address the listener is bound to."""
-        if not self.context.settings.public_url:
-            shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-            self.context.public_url = f"http://{shown}:{port}"
 
     async def start(self) -> None:
         await self.commands.recover()
@@ -174,5 +210,4 @@ class OcpiInterface:
         await self.session_updates.stop()
         await self.cdrs.stop()
         await self.outbox.stop()
-        for pool in self._http:
-            await pool.aclose()
+        await self._calls.close()

@@ -17,13 +17,21 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 
 from cpo_backend.db.tables_ocpi import ClientInfoRow
-from cpo_backend.ocpi.context import OcpiContext, context, parties_of, partner_party
+from cpo_backend.ocpi.context import (
+    OcpiContext,
+    PartnerHeard,
+    context,
+    parties_of,
+    partner_heard,
+    partner_party,
+)
 from cpo_backend.ocpi.transport.auth import token_candidates
 from cpo_backend.ocpi.transport.envelope import OcpiError, StatusCode
 from cpo_backend.ocpi.transport.headers import Party, mark_routed
 from cpo_backend.roaming.partners import PartnerAccess, PartnerStatus
 
 Context = Annotated[OcpiContext, Depends(context)]
+Heard = Annotated[PartnerHeard, Depends(partner_heard)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +49,7 @@ def _unauthorized(message: str) -> OcpiError:
     return OcpiError(StatusCode.CLIENT_ERROR, message, http_status=401)
 
 
-async def configuration_caller(request: Request, ctx: Context) -> Caller:
+async def configuration_caller(request: Request, ctx: Context, heard: Heard) -> Caller:
     """Versions and credentials: token A or the partner's credentials token."""
     header = request.headers.get("Authorization")
     if not header:
@@ -49,8 +57,7 @@ async def configuration_caller(request: Request, ctx: Context) -> Caller:
     for token in token_candidates(header):
         access = await ctx.partners.by_token(token)
         if access is not None:
-            if ctx.partner_heard is not None:
-                await ctx.partner_heard(access.partner.id)
+            await heard(access.partner.id)
             return Caller(access, with_token_a=access.token_a == token)
     raise _unauthorized("Unknown credentials token")
 

@@ -40,7 +40,8 @@ async def _with_interface(settings: Settings, work: Callable[[OcpiInterface], Aw
     await upgrade_async(settings.database.url)
     backend = CpoBackend(settings)
     await backend.db.start()
-    backend.roaming.listening_on(settings.http.host, settings.http.port)
+    # Our URL is the running back-end's: its configured listener (no socket bound here).
+    backend.public_address.listening_on(settings.http.host, settings.http.port)
     try:
         return await work(backend.roaming)
     finally:

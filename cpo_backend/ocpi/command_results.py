@@ -24,10 +24,12 @@ from cpo_backend.db.database import Database
 from cpo_backend.db.tables_ocpi import CommandRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.commands import (
+    Acknowledgement,
     Command,
     CommandError,
     CommandNotSupported,
     CommandService,
+    CommandStatus,
     CommandTimeout,
     ReserveNow,
 )
@@ -44,18 +46,18 @@ AfterResult = Callable[[WriteTx, int, str], Awaitable[None]]
 RUNNING = "running"
 DONE = "done"
 
-# The charger's answer (1.6 and 2.0.1 status names) as an OCPI CommandResultType.
+# The charger's answer as an OCPI CommandResultType; any other is FAILED.
 CHARGER_STATUS_TO_RESULT = {
-    "Accepted": "ACCEPTED",
-    "Rejected": "REJECTED",
-    "Unlocked": "ACCEPTED",
-    "UnlockFailed": "FAILED",
-    "OngoingAuthorizedTransaction": "REJECTED",
-    "UnknownConnector": "FAILED",
-    "NotSupported": "NOT_SUPPORTED",
-    "Occupied": "EVSE_OCCUPIED",
-    "Faulted": "EVSE_INOPERATIVE",
-    "Unavailable": "EVSE_INOPERATIVE",
+    CommandStatus.ACCEPTED: "ACCEPTED",
+    CommandStatus.REJECTED: "REJECTED",
+    CommandStatus.UNLOCKED: "ACCEPTED",
+    CommandStatus.UNLOCK_FAILED: "FAILED",
+    CommandStatus.ONGOING_AUTHORIZED_TRANSACTION: "REJECTED",
+    CommandStatus.UNKNOWN_CONNECTOR: "FAILED",
+    CommandStatus.NOT_SUPPORTED: "NOT_SUPPORTED",
+    CommandStatus.OCCUPIED: "EVSE_OCCUPIED",
+    CommandStatus.FAULTED: "EVSE_INOPERATIVE",
+    CommandStatus.UNAVAILABLE: "EVSE_INOPERATIVE",
 }
 
 
@@ -67,11 +69,11 @@ class PlannedCommand:
     version: str
     name: str
     station_id: str
-    command: Command
+    command: Command[Acknowledgement]
     response_url: str
     # Per-command readings of the charger's status (CANCEL_RESERVATION: Rejected means
     # the reservation is unknown).
-    overrides: dict[str, str] = field(default_factory=dict)
+    overrides: dict[CommandStatus, str] = field(default_factory=dict)
     token_uid: str | None = None
     authorization_reference: str | None = None
     # RESERVE_NOW: the eMSP's reservation id (the command's own OCPP id is ours).
@@ -190,7 +192,9 @@ class CommandRunner:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _run(self, row_id: int, planned: PlannedCommand, command: Command) -> None:
+    async def _run(
+        self, row_id: int, planned: PlannedCommand, command: Command[Acknowledgement]
+    ) -> None:
         result, message = await self._execute(planned, command)
         requester = planned.requester
         finished = _Finished(
@@ -229,7 +233,9 @@ class CommandRunner:
         await self._db.write(op)
         self._outbox.wake()
 
-    async def _execute(self, planned: PlannedCommand, command: Command) -> tuple[str, str | None]:
+    async def _execute(
+        self, planned: PlannedCommand, command: Command[Acknowledgement]
+    ) -> tuple[str, str | None]:
         try:
             answer = await self._commands.execute(planned.station_id, command)
         except CommandTimeout as error:
@@ -238,6 +244,7 @@ class CommandRunner:
             return "NOT_SUPPORTED", str(error)
         except CommandError as error:
             return "FAILED", str(error)
-        status = answer.status or ""
         readings = CHARGER_STATUS_TO_RESULT | planned.overrides
-        return readings.get(status, "FAILED"), None if status in readings else status
+        if answer.status in readings:
+            return readings[answer.status], answer.reason
+        return "FAILED", answer.status.value

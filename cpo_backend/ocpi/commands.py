@@ -138,7 +138,9 @@ async def _plan(
     """Check the command and resolve it to a station and a version-neutral command."""
     partner_id = access.partner.id
 
-    def planned(station_id: str, command: c.Command, **extra: Any) -> PlannedCommand:
+    def planned(
+        station_id: str, command: c.Command[c.Acknowledgement], **extra: Any
+    ) -> PlannedCommand:
         url = getattr(body, "response_url")  # noqa: B009 (every command model has it)
         return PlannedCommand(
             partner_id, version, name, station_id, command, url, requester=requester, **extra
@@ -202,7 +204,9 @@ async def _plan(
                 raise Refused("REJECTED", "unknown reservation")
             station_id, ours = reserved
             cancel = c.CancelReservation(ours)
-            return planned(station_id, cancel, overrides={"Rejected": "UNKNOWN_RESERVATION"})
+            return planned(
+                station_id, cancel, overrides={c.CommandStatus.REJECTED: "UNKNOWN_RESERVATION"}
+            )
     raise Refused("NOT_SUPPORTED", "unsupported command")
 
 

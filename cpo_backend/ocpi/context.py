@@ -1,9 +1,14 @@
-"""What the OCPI routes are given by the composition root, and our own identity."""
+"""What the OCPI routes are given by the composition root, and our own identity.
+
+Everything here is complete when built: what is known only later (our public URL, once
+the HTTP listener is bound) is asked of the object that learns it, the root's
+:class:`~cpo_backend.roaming.address.PublicAddress`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -14,6 +19,7 @@ from cpo_backend.domain.commands import CommandService
 from cpo_backend.domain.transactions import TransactionService
 from cpo_backend.ocpi.transport.client import OcpiClient
 from cpo_backend.ocpi.transport.headers import Party
+from cpo_backend.roaming.address import PublicAddress
 from cpo_backend.roaming.locations import LocationService
 from cpo_backend.roaming.partner_tokens import PartnerTokenService
 from cpo_backend.roaming.partners import Partner, PartnerService
@@ -21,6 +27,15 @@ from cpo_backend.roaming.tariffs import TariffService
 
 VERSION = "2.2.1"
 VERSION_211 = "2.1.1"
+
+# (token uid, station) -> the eMSP's authorization_reference of its last real-time
+# authorization there, for the session that start makes. Kept in memory: it is only
+# needed for the moments between a charger's Authorize and its start.
+AuthorizationReferences = dict[tuple[str, str], str]
+
+# Told of every authenticated request with the caller's partner id: a partner we were
+# failing to reach is evidently back (the outbox retries it at once).
+PartnerHeard = Callable[[int], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +50,7 @@ class DomainServices:
     commands: CommandService
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class OcpiContext:
     settings: OcpiSettings
     db: Database
@@ -47,26 +62,24 @@ class OcpiContext:
     # Seconds a charger has to answer a command (CommandResponse.timeout).
     command_timeout: float
     client: OcpiClient
-    # Set once the HTTP listener is bound when ``settings.public_url`` is not given.
-    public_url: str = field(default="http://127.0.0.1:8000")
-    # (token uid, station) -> the eMSP's authorization_reference of its last real-time
-    # authorization there, for the session that start makes. Kept in memory: it is only
-    # needed for the moments between a charger's Authorize and its start.
-    authorization_references: dict[tuple[str, str], str] = field(default_factory=dict)
-    # Told of every authenticated request with the caller's partner id: a partner we were
-    # failing to reach is evidently back (the outbox retries it at once).
-    partner_heard: Callable[[int], Awaitable[None]] | None = None
+    address: PublicAddress
+    # Shared with the real-time authorizer, which writes them (ocpi/realtime.py).
+    authorization_references: AuthorizationReferences
 
     @property
     def us(self) -> Party:
         return Party(self.settings.country_code, self.settings.party_id)
 
     @property
+    def public_url(self) -> str:
+        return self.address.url
+
+    @property
     def versions_url(self) -> str:
-        return f"{self.public_url.rstrip('/')}/ocpi/versions"
+        return self.address.versions_url
 
     def version_url(self, version: str = VERSION) -> str:
-        return f"{self.public_url.rstrip('/')}/ocpi/{version}"
+        return f"{self.public_url}/ocpi/{version}"
 
     def module_url(self, module: str, version: str = VERSION) -> str:
         return f"{self.version_url(version)}/{module}"
@@ -127,4 +140,9 @@ def partner_party(partner: Partner) -> Party | None:
 
 def context(request: Request) -> OcpiContext:
     found: OcpiContext = request.app.state.ocpi
+    return found
+
+
+def partner_heard(request: Request) -> PartnerHeard:
+    found: PartnerHeard = request.app.state.partner_heard
     return found

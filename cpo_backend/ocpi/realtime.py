@@ -3,6 +3,11 @@
 ``POST {tokens Sender URL}/{uid}/authorize?type=...`` with the LocationReferences of the
 station's EVSEs; no answer within ``ocpi.authorize_timeout`` is None, and the domain's
 whitelist rules decide (see ``roaming/partner_tokens.py``).
+
+The authorizer is built before the rest of the OCPI interface (see ``ocpi/app.py:
+PartnerCalls``): the domain's token service asks it, and OCPI's sessions and commands
+need the domain's transactions, which need that token service. So it is given the few
+things it works with, not the :class:`~cpo_backend.ocpi.context.OcpiContext`.
 """
 
 from __future__ import annotations
@@ -13,16 +18,23 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
+from cpo_backend.config import OcpiSettings
 from cpo_backend.domain.model import AuthorizationStatus
 from cpo_backend.domain.time import format_utc, utc_now
-from cpo_backend.ocpi.context import VERSION, OcpiContext, partner_party, reaching
+from cpo_backend.ocpi.context import (
+    VERSION,
+    AuthorizationReferences,
+    partner_party,
+    reaching,
+)
 from cpo_backend.ocpi.tokens import Token
-from cpo_backend.ocpi.transport.client import PartnerCallFailed, PartnerReply
+from cpo_backend.ocpi.transport.client import OcpiClient, PartnerCallFailed, PartnerReply
 from cpo_backend.ocpi.transport.envelope import OcpiError, StatusCode
 from cpo_backend.ocpi.transport.headers import Party
 from cpo_backend.ocpi.transport.pagination import parse_datetime
-from cpo_backend.roaming.partner_tokens import PartnerToken
-from cpo_backend.roaming.partners import Partner, PartnerStatus
+from cpo_backend.roaming.locations import LocationService
+from cpo_backend.roaming.partner_tokens import IssuedToken, PartnerToken, UnknownTokenVerdict
+from cpo_backend.roaming.partners import Partner, PartnerService, PartnerStatus
 
 log = structlog.get_logger(__name__)
 
@@ -36,8 +48,20 @@ ALLOWED_TO_STATUS = {
 
 
 class OcpiRealtimeAuthorizer:
-    def __init__(self, ctx: OcpiContext) -> None:
-        self._ctx = ctx
+    def __init__(
+        self,
+        settings: OcpiSettings,
+        partners: PartnerService,
+        locations: LocationService,
+        client: OcpiClient,
+        references: AuthorizationReferences,
+    ) -> None:
+        self._settings = settings
+        self._partners = partners
+        self._locations = locations
+        self._client = client
+        # Written here, taken by the session the authorized start makes (ocpi/sessions.py).
+        self._references = references
 
     async def authorize(
         self, token: PartnerToken, station_id: str | None, evse_id: int | None = None
@@ -59,13 +83,12 @@ class OcpiRealtimeAuthorizer:
 
     async def authorize_unknown(
         self, uid: str, station_id: str | None, evse_id: int | None = None
-    ) -> AuthorizationStatus | None:
+    ) -> UnknownTokenVerdict | None:
         """Ask every eMSP and hub at once (when ``authorize_unknown_tokens`` is set); the
-        first that knows the token decides, and if it allows it, its token is stored (the
-        AuthorizationInfo's, or one standing for it when the answer has none, as in 2.1.1)
-        so that the session and CDR go to it."""
-        ctx = self._ctx
-        if not ctx.settings.authorize_unknown_tokens:
+        first that knows the token decides, and if it allows it, its token comes with the
+        verdict (the AuthorizationInfo's, or one standing for it when the answer has none,
+        as in 2.1.1), to be stored so that the session and CDR go to it."""
+        if not self._settings.authorize_unknown_tokens:
             return None
         partners = [
             p
@@ -81,16 +104,16 @@ class OcpiRealtimeAuthorizer:
                 continue
             verdict = self._verdict(uid, station_id, reply.data)
             if verdict == AuthorizationStatus.ACCEPTED:
-                await self._keep_token(partner, uid, reply.data)
+                return UnknownTokenVerdict(verdict, _issued(partner, uid, reply.data))
             if verdict is not None:
-                return verdict
+                return UnknownTokenVerdict(verdict)
         return None
 
     async def _askable(self) -> list[Partner]:
         """Registered partners that take real-time authorization requests."""
         return [
             p
-            for p in await self._ctx.partners.find()
+            for p in await self._partners.find()
             if p.status == PartnerStatus.REGISTERED and p.endpoint("tokens", "SENDER")
         ]
 
@@ -103,11 +126,10 @@ class OcpiRealtimeAuthorizer:
         where: dict[str, Any] | None,
     ) -> PartnerReply | None:
         """One authorize request; None when the partner did not answer in time."""
-        ctx = self._ctx
         url = partner.endpoint("tokens", "SENDER") or ""
-        access = await ctx.partners.access(partner.id)
+        access = await self._partners.access(partner.id)
         try:
-            return await ctx.client.request(
+            return await self._client.request(
                 "POST",
                 f"{url.rstrip('/')}/{uid}/authorize",
                 access.outgoing_token or "",
@@ -116,7 +138,7 @@ class OcpiRealtimeAuthorizer:
                 to=to,
                 routed=True,
                 version=partner.version or VERSION,
-                timeout=ctx.settings.authorize_timeout,
+                timeout=self._settings.authorize_timeout,
             )
         except PartnerCallFailed as error:
             log.warning("real-time authorization failed", uid=uid, error=str(error))
@@ -127,32 +149,8 @@ class OcpiRealtimeAuthorizer:
         info = data if isinstance(data, dict) else {}
         reference = info.get("authorization_reference")
         if station_id is not None and isinstance(reference, str):
-            self._ctx.authorization_references[(uid, station_id)] = reference[:36]
+            self._references[(uid, station_id)] = reference[:36]
         return ALLOWED_TO_STATUS.get(str(info.get("allowed")))
-
-    async def _keep_token(self, partner: Partner, uid: str, data: Any) -> None:
-        given = data.get("token") if isinstance(data, dict) else None
-        try:
-            token = Token.model_validate(given).model_dump(exclude_none=True)
-        except ValidationError:
-            party = partner_party(partner) or Party("", "")
-            token = {
-                "country_code": party.country_code,
-                "party_id": party.party_id,
-                "uid": uid,
-                "type": "RFID",
-                "contract_id": uid,
-                "issuer": str(partner.roles[0].get("business_details", {}).get("name", "")),
-                "valid": True,
-                # Known only from this answer: ask again next time.
-                "whitelist": "NEVER",
-                "last_updated": format_utc(utc_now()),
-            }
-        try:
-            stamp = parse_datetime("last_updated", str(token["last_updated"])) or utc_now()
-        except OcpiError:  # the eMSP's timestamp is unusable: ours, then
-            stamp = utc_now()
-        await self._ctx.partner_tokens.put(token, stamp)
 
     async def _location_references(
         self, station_id: str | None, evse_id: int | None
@@ -162,7 +160,7 @@ class OcpiRealtimeAuthorizer:
         EVSEs there; None when the station has no EVSE in our catalogue."""
         if station_id is None:
             return None
-        evses = await self._ctx.locations.evse_bindings_of_station(station_id)
+        evses = await self._locations.evse_bindings_of_station(station_id)
         for location_id, uid, ocpp_evse_id in evses:
             if evse_id is not None and ocpp_evse_id == evse_id:
                 return {"location_id": location_id, "evse_uids": [uid]}
@@ -173,3 +171,29 @@ class OcpiRealtimeAuthorizer:
             "location_id": location_id,
             "evse_uids": [uid for loc, uid, _ in evses if loc == location_id],
         }
+
+
+def _issued(partner: Partner, uid: str, data: Any) -> IssuedToken:
+    """The token an allowing answer carries, or one standing for it."""
+    given = data.get("token") if isinstance(data, dict) else None
+    try:
+        token = Token.model_validate(given).model_dump(exclude_none=True)
+    except ValidationError:
+        party = partner_party(partner) or Party("", "")
+        token = {
+            "country_code": party.country_code,
+            "party_id": party.party_id,
+            "uid": uid,
+            "type": "RFID",
+            "contract_id": uid,
+            "issuer": str(partner.roles[0].get("business_details", {}).get("name", "")),
+            "valid": True,
+            # Known only from this answer: ask again next time.
+            "whitelist": "NEVER",
+            "last_updated": format_utc(utc_now()),
+        }
+    try:
+        stamp = parse_datetime("last_updated", str(token["last_updated"])) or utc_now()
+    except OcpiError:  # the eMSP's timestamp is unusable: ours, then
+        stamp = utc_now()
+    return IssuedToken(token, stamp)

@@ -126,7 +126,7 @@ async def accept_credentials(
     try:
         _, endpoints = await fetch_endpoints(ctx, credentials.url, credentials.token, (version,))
     except RegistrationFailed as error:
-        raise OcpiError(StatusCode(error.code), str(error)) from None
+        raise OcpiError(StatusCode(error.ocpi_status), str(error)) from None
     token_c = new_credentials_token()
     await ctx.partners.update(
         access.partner.id,

@@ -138,6 +138,36 @@ def _push_session(
     tx.defer(INSERT_ROW, outbox_row(session["partner_id"], push))
 
 
+@dataclass(frozen=True, slots=True)
+class _SessionPatch:
+    """A PATCH of a Session, its body rendered for the owner's version: built where its
+    reads may run (outside the writer when they must not hold it up), queued in the
+    write that stores the change."""
+
+    session: Any
+    body: dict[str, Any]
+
+    def queue(self, tx: WriteTx, ctx: OcpiContext) -> None:
+        _push_session(tx, ctx, self.session._mapping, "PATCH", self.body)
+
+
+async def _session_patch(
+    ctx: OcpiContext,
+    session: Any,
+    changes: dict[str, Any],
+    now: datetime,
+    shapes: Shapes | None = None,
+) -> _SessionPatch:
+    """The PATCH of ``changes`` to ``session``, stamped with ``now``, the ``last_updated``
+    stored with them, so that the partner's copy and ours agree; in ``shapes``, by default
+    those of the session's partner."""
+    if shapes is None:
+        shapes = await _partner_shapes(ctx, session.partner_id)
+    return _SessionPatch(
+        session, shapes.session_changes(changes | {"last_updated": format_utc(now)})
+    )
+
+
 # Every new Session row has the same columns (see ``SessionProjector._session_row``): one
 # statement object, so that the Sessions of a commit are one executemany.
 _INSERT_SESSION = insert(SessionRow)
@@ -215,9 +245,7 @@ class SessionProjector:
         if session.cdr_state == "pending":
             values |= {"cdr_state": "none", "cdr_due_at": None}
         await tx.execute(update(SessionRow).where(SessionRow.id == session.id).values(**values))
-        changes = {"status": ACTIVE, "last_updated": format_utc(now)}
-        body = (await _partner_shapes(self._ctx, session.partner_id)).session_changes(changes)
-        _push_session(tx, self._ctx, session._mapping, "PATCH", body)
+        (await _session_patch(self._ctx, session, {"status": ACTIVE}, now)).queue(tx, self._ctx)
 
     async def _owner(self, owner: Party) -> Partner | None:
         return reaching([p for p in await self._ctx.partners.registered() if speaks(p)], owner)
@@ -375,10 +403,8 @@ class SessionProjector:
             "location_id": evse.location_id,
             "evse_uid": evse.uid,
             "connector_id": str(connector.get("id")),
-            "last_updated": format_utc(now),
         }
-        body = (await _partner_shapes(self._ctx, pending.partner_id)).session_changes(changes)
-        _push_session(tx, self._ctx, pending._mapping, "PATCH", body)
+        (await _session_patch(self._ctx, pending, changes, now)).queue(tx, self._ctx)
         return True
 
     async def _session_row(
@@ -483,8 +509,7 @@ class SessionProjector:
         }
         if final is not None:
             changes["total_cost"] = final
-        changes["last_updated"] = format_utc(now)
-        body = (await _partner_shapes(ctx, session.partner_id)).session_changes(changes)
+        patch = await _session_patch(ctx, session, changes, now)
         cdrs = self._cdrs
 
         async def write(tx: WriteTx) -> None:
@@ -499,7 +524,7 @@ class SessionProjector:
                 "end_date_time": ended,
                 "last_updated": now,
             }
-            _push_session(tx, ctx, session._mapping, "PATCH", body)
+            patch.queue(tx, ctx)
             if current.cdr_state == "sealed":
                 # The CDR went out on the estimate (corrected since, or reopened and now
                 # ended for real): a Credit CDR after the new PATCH, then the new CDR
@@ -569,12 +594,11 @@ async def _partner_shapes(ctx: OcpiContext, partner_id: int) -> Shapes:
 
 
 @dataclass(frozen=True, slots=True)
-class _Patch:
-    """A running session's update: the stored values (for ``_PATCHED``) and the body."""
+class _Update:
+    """A running session's update: the stored values (for ``_PATCHED``) and its PATCH."""
 
-    session: Any
     values: dict[str, Any]
-    body: dict[str, Any]
+    patch: _SessionPatch
 
 
 _PATCHED = (
@@ -638,7 +662,7 @@ class SessionUpdater:
             self._ctx.db, "sessions", (session_object_key(s.ocpi_id) for s in sessions)
         )
         interval = timedelta(seconds=self._ctx.settings.session_update_interval)
-        patches: list[_Patch] = []
+        updates: list[_Update] = []
         updated: set[int] = set()
         for session in sessions:
             waiting = session_object_key(session.ocpi_id) in queued
@@ -646,14 +670,14 @@ class SessionUpdater:
                 self._metered.add(session.transaction_id)  # not due: look again next round
                 continue
             try:
-                patch = await self._update(session)
+                due = await self._update(session)
             except PricingError:
                 log.exception("session update cannot be priced", session=session.id)
                 continue
-            if patch is not None:
-                patches.append(patch)
+            if due is not None:
+                updates.append(due)
                 updated.add(session.transaction_id)
-        if patches:
+        if updates:
             ctx = self._ctx
 
             # One commit for the round's PATCHes, one read of which sessions still run
@@ -662,16 +686,16 @@ class SessionUpdater:
             async def op(tx: WriteTx) -> None:
                 running = await tx.execute(
                     select(SessionRow.id).where(
-                        SessionRow.id.in_([patch.session.id for patch in patches]),
+                        SessionRow.id.in_([due.patch.session.id for due in updates]),
                         SessionRow.status == ACTIVE,
                     )
                 )
                 active = set(running.scalars())
-                for patch in patches:
-                    if patch.session.id not in active:
+                for due in updates:
+                    if due.patch.session.id not in active:
                         continue  # ended meanwhile: the COMPLETED PATCH is queued already
-                    tx.defer(_PATCHED, patch.values)
-                    _push_session(tx, ctx, patch.session._mapping, "PATCH", patch.body)
+                    tx.defer(_PATCHED, due.values)
+                    due.patch.queue(tx, ctx)
 
             try:
                 await self._ctx.db.write(op)
@@ -682,7 +706,7 @@ class SessionUpdater:
             self._outbox.wake()
         return False
 
-    async def _update(self, session: Any) -> _Patch | None:
+    async def _update(self, session: Any) -> _Update | None:
         """The PATCH of a running session with what it charged so far."""
         ctx = self._ctx
         details = await ctx.transactions.details(session.transaction_id)
@@ -707,9 +731,8 @@ class SessionUpdater:
             changes["charging_periods"] = sent
         if session.tariff is not None:
             changes["total_cost"] = so_far.totals["total_cost"]
-        changes["last_updated"] = format_utc(now)
         values = {"b_id": session.id, "b_kwh": kwh, "b_at": now, "b_sent": len(closed)}
-        return _Patch(session, values, shapes.session_changes(changes))
+        return _Update(values, await _session_patch(ctx, session, changes, now, shapes))
 
     async def _expire_pending(self) -> None:
         """A START_SESSION the charger accepted but never acted on: the PENDING Session it
@@ -730,10 +753,8 @@ class SessionUpdater:
                     .values(status=INVALID, last_updated=now)
                 )
                 if changed.rowcount:
-                    changes = {"status": INVALID, "last_updated": format_utc(now)}
-                    shapes = await _partner_shapes(self._ctx, session.partner_id)
-                    body = shapes.session_changes(changes)
-                    _push_session(tx, self._ctx, session._mapping, "PATCH", body)
+                    patch = await _session_patch(self._ctx, session, {"status": INVALID}, now)
+                    patch.queue(tx, self._ctx)
 
             await self._ctx.db.write(op)
         if expired:

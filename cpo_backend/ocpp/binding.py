@@ -48,17 +48,21 @@ class StationSession:
 
 
 class ProtocolBinding(Protocol):
+    """What answers a station's calls in one version (built once the services exist)."""
+
     version: OcppVersion
 
     def handlers(self, session: StationSession) -> object:
         """An object whose ``@on`` methods answer this station's calls."""
         ...
 
-    def interpret(self, command: Command, answer: dict[str, Any]) -> CommandResult:
-        """The charger's answer in the command's neutral terms (see :func:`plain_result`)."""
-        ...
 
-    def translate(self, command: Command) -> tuple[str, dict[str, Any]]:
+class CommandTranslation(Protocol):
+    """Neutral commands to one version's calls and its answers back: a version's
+    ``commands`` module. Apart from the handlers so that the command service, which the
+    handlers use, can be built before them."""
+
+    def translate(self, command: Command[CommandResult]) -> tuple[str, dict[str, Any]]:
         """The action and payload that carry ``command`` in this version.
 
         Raises :class:`~cpo_backend.domain.commands.CommandNotSupported` when the
@@ -66,8 +70,6 @@ class ProtocolBinding(Protocol):
         """
         ...
 
-
-def plain_result(answer: dict[str, Any]) -> CommandResult:
-    """An answer whose ``status`` already means what the neutral command expects."""
-    status = answer.get("status")
-    return CommandResult(status if isinstance(status, str) else None, answer)
+    def interpret(self, command: Command[CommandResult], answer: dict[str, Any]) -> CommandResult:
+        """The charger's (schema-valid) answer as the command's typed result."""
+        ...

@@ -22,6 +22,7 @@ import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from cpo_backend.domain.messagelog import Frame
 from cpo_backend.ocpp.protocol import (
     CALL,
     CALL_ERROR,
@@ -44,15 +45,7 @@ Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 class FrameObserver(Protocol):
     """Gets every frame, for logs, the message log and metrics."""
 
-    def frame(
-        self,
-        station_id: str,
-        direction: str,
-        message_type: int | None,
-        action: str | None,
-        unique_id: str | None,
-        text: str,
-    ) -> None: ...
+    def frame(self, frame: Frame) -> None: ...
 
     def handled(self, action: str, seconds: float, error: str | None) -> None: ...
 
@@ -157,16 +150,20 @@ class OcppConnection:
         try:
             frame = decode(text)
         except OcppError as error:
-            self._observer.frame(self.station_id, "in", None, None, error.unique_id, text)
+            self._observer.frame(Frame(self.station_id, "in", None, None, error.unique_id, text))
             await self._send_error(error)
             return
         if isinstance(frame, Call):
-            self._observer.frame(self.station_id, "in", CALL, frame.action, frame.unique_id, text)
+            self._observer.frame(
+                Frame(self.station_id, "in", CALL, frame.action, frame.unique_id, text)
+            )
             await self._handle_call(frame)
         else:
             action = self._settle(frame)
             message_type = CALL_RESULT if isinstance(frame, CallResult) else CALL_ERROR
-            self._observer.frame(self.station_id, "in", message_type, action, frame.unique_id, text)
+            self._observer.frame(
+                Frame(self.station_id, "in", message_type, action, frame.unique_id, text)
+            )
 
     def _settle(self, frame: CallResult | CallError) -> str | None:
         pending = self._pending
@@ -246,7 +243,7 @@ class OcppConnection:
     async def _send(
         self, message_type: int, action: str | None, unique_id: str | None, text: str
     ) -> None:
-        self._observer.frame(self.station_id, "out", message_type, action, unique_id, text)
+        self._observer.frame(Frame(self.station_id, "out", message_type, action, unique_id, text))
         await self.websocket.send(text)
 
     async def _reply(

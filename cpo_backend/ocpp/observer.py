@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from cpo_backend.domain.messagelog import MessageLog
+from cpo_backend.domain.messagelog import Frame, MessageLog
 
 log = structlog.get_logger("cpo_backend.ocpp.frames")
+
+# 1.6 "idTag": "X" (and "parentIdTag"); 2.0.1 "idToken": {"idToken": "X", ...}, which also
+# covers "groupIdToken": {"idToken": "X", ...}.
+_ID_TOKEN_VALUES = re.compile(r'("(?:idTag|parentIdTag|idToken)"\s*:\s*)"(?:[^"\\]|\\.)*"')
+REDACTED = '"***"'
+
+
+def hide_id_tokens(text: str) -> str:
+    """``text`` with the value of every id token replaced by ``REDACTED``."""
+    return _ID_TOKEN_VALUES.sub(lambda match: match.group(1) + REDACTED, text)
 
 
 class OcppMetrics:
@@ -34,34 +45,35 @@ class OcppMetrics:
 
 class FrameRecorder:
     def __init__(
-        self, message_log: MessageLog | None, metrics: OcppMetrics, *, log_frames: bool
+        self,
+        message_log: MessageLog | None,
+        metrics: OcppMetrics,
+        *,
+        log_frames: bool,
+        redact_id_tokens: bool,
     ) -> None:
         self._message_log = message_log
         self._metrics = metrics
         # Decided once: at thousands of frames per second even a filtered call costs.
         self._log_frames = log_frames
+        # The drivers' tokens are personal data the operator may not want kept in the log.
+        self._redact = redact_id_tokens
         self._call_timers: dict[str, Any] = {}
 
-    def frame(
-        self,
-        station_id: str,
-        direction: str,
-        message_type: int | None,
-        action: str | None,
-        unique_id: str | None,
-        text: str,
-    ) -> None:
+    def frame(self, frame: Frame) -> None:
         if self._log_frames:
             log.info(
                 "ocpp frame",
-                station=station_id,
-                direction=direction,
-                message_type=message_type,
-                action=action,
-                message_id=unique_id,
+                station=frame.station_id,
+                direction=frame.direction,
+                message_type=frame.message_type,
+                action=frame.action,
+                message_id=frame.unique_id,
             )
         if self._message_log is not None:
-            self._message_log.record(station_id, direction, message_type, action, unique_id, text)
+            if self._redact:
+                frame = frame._replace(payload=hide_id_tokens(frame.payload))
+            self._message_log.record(frame)
 
     def handled(self, action: str, seconds: float, error: str | None) -> None:
         timer = self._call_timers.get(action)

@@ -158,8 +158,10 @@ def _compile(schema_package: str, schema_name: str) -> Callable[[Any], Any]:
     except FileNotFoundError:
         raise OcppError(ErrorKind.NOT_SUPPORTED, f"no schema for {schema_name}") from None
     schema = _without_multiple_of(json.loads(text))
+    # use_default off: validation must not write the schema's defaults into the payload,
+    # so what is stored is what the charger said and what is sent is what we meant.
     compiled: Callable[[Any], Any] = fastjsonschema.compile(
-        schema, formats={"date-time": _LENIENT_DATE_TIME}
+        schema, formats={"date-time": _LENIENT_DATE_TIME}, use_default=False
     )
     return compiled
 

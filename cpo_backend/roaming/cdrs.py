@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-
-class CdrNotFound(Exception):
-    pass
+from cpo_backend.domain.errors import Conflict, NotFound
 
 
-class CdrNotCreditable(Exception):
+class CdrNotFound(NotFound):
+    noun = "cdr"
+
+
+class CdrNotCreditable(Conflict):
     """A Credit CDR itself, one already credited, or one whose version has no credits."""
+
+    code = "cdr_not_creditable"
 
 
 class CdrCorrections(Protocol):

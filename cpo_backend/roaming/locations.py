@@ -21,6 +21,7 @@ from cpo_backend.db.database import Database
 from cpo_backend.db.tables import ConnectorRow, StationRow
 from cpo_backend.db.tables_ocpi import EvseRow, LocationRow
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.errors import Conflict, NotFound
 from cpo_backend.domain.events import (
     ConnectorStatusChanged,
     DomainEvent,
@@ -67,12 +68,14 @@ def evse_status(online: bool, station_wide: str | None, connector_statuses: Iter
     return next((status for status in STATUS_PRECEDENCE if status in mapped), UNKNOWN)
 
 
-class LocationNotFound(Exception):
-    pass
+class LocationNotFound(NotFound):
+    noun = "location"
 
 
-class EvseConflict(Exception):
+class EvseConflict(Conflict):
     """An EVSE uid already belongs to another location."""
+
+    code = "evse_conflict"
 
 
 _LATITUDE = r"^-?[0-9]{1,2}\.[0-9]{5,7}$"

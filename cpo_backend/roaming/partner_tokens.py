@@ -9,11 +9,13 @@ An eMSP pushes its tokens to us; a charger asking about one gets an answer by th
 - ``ALLOWED_OFFLINE``: ask the eMSP in real time; no answer in time: Accepted;
 - ``NEVER``: ask the eMSP in real time; no answer in time: Invalid.
 
-Asking is the :class:`RealtimeAuthorizer` port, implemented by the OCPI adapter.
+Asking is the :class:`RealtimeAuthorizer` port, implemented by the OCPI adapter and given
+to :class:`PartnerTokenService` by the composition root.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -22,6 +24,7 @@ from sqlalchemy import insert, select, update
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables_ocpi import PartnerTokenRow
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.errors import NotFound
 from cpo_backend.domain.model import AuthorizationStatus, IdTokenInfo, Record
 from cpo_backend.domain.time import UtcTimestamp
 
@@ -29,8 +32,8 @@ from cpo_backend.domain.time import UtcTimestamp
 COLUMNS = ("contract_id", "group_id", "valid", "whitelist")
 
 
-class PartnerTokenNotFound(Exception):
-    pass
+class PartnerTokenNotFound(NotFound):
+    noun = "partner token"
 
 
 class PartnerToken(Record):
@@ -46,6 +49,24 @@ class PartnerToken(Record):
     last_updated: UtcTimestamp
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A token as its eMSP gave it: a complete OCPI Token (validated) and its last update."""
+
+    token: dict[str, Any]
+    last_updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownTokenVerdict:
+    """An eMSP's answer about a token no partner told us of."""
+
+    status: AuthorizationStatus
+    # The eMSP's token when it allowed the driver: stored, so that the session and the
+    # CDR go to that eMSP.
+    allowed: IssuedToken | None = None
+
+
 class RealtimeAuthorizer(Protocol):
     """Asks the token's eMSP whether its driver may charge at ``station_id``, on the
     station's OCPP EVSE ``evse_id`` (1, 2 ...) when known; None when the eMSP could not
@@ -57,9 +78,9 @@ class RealtimeAuthorizer(Protocol):
 
     async def authorize_unknown(
         self, uid: str, station_id: str | None, evse_id: int | None = None
-    ) -> AuthorizationStatus | None:
-        """A token no partner told us of: ask who may know it (None: nobody allowed it,
-        or asking is not wanted); an eMSP that allows it has its token stored."""
+    ) -> UnknownTokenVerdict | None:
+        """A token no partner told us of: ask who may know it (None: nobody knew it, or
+        asking is not wanted); an eMSP that allows it gives its token with the verdict."""
         ...
 
 
@@ -75,9 +96,9 @@ def _values(token: dict[str, Any], last_updated: datetime) -> dict[str, Any]:
 
 
 class PartnerTokenService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, realtime: RealtimeAuthorizer) -> None:
         self._db = db
-        self.realtime: RealtimeAuthorizer | None = None
+        self._realtime = realtime
 
     async def put(self, token: dict[str, Any], last_updated: datetime) -> bool:
         """Store a complete OCPI Token (already validated); True if it is new."""
@@ -128,18 +149,18 @@ class PartnerTokenService:
         """
         found = await self.find_uid(uid)
         if not found:
-            if self.realtime is None:
+            verdict = await self._realtime.authorize_unknown(uid, station_id, evse_id)
+            if verdict is None:
                 return None
-            status = await self.realtime.authorize_unknown(uid, station_id, evse_id)
-            return IdTokenInfo(status=status) if status is not None else None
+            if verdict.allowed is not None:
+                await self.put(verdict.allowed.token, verdict.allowed.last_updated)
+            return IdTokenInfo(status=verdict.status)
         token = found[0]
         if not token.valid:
             return IdTokenInfo(status=AuthorizationStatus.BLOCKED, group_id=token.group_id)
         if token.whitelist in ("ALWAYS", "ALLOWED"):
             return IdTokenInfo(status=AuthorizationStatus.ACCEPTED, group_id=token.group_id)
-        answer = None
-        if self.realtime is not None:
-            answer = await self.realtime.authorize(token, station_id, evse_id)
+        answer = await self._realtime.authorize(token, station_id, evse_id)
         if answer is None:
             offline_ok = token.whitelist == "ALLOWED_OFFLINE"
             answer = AuthorizationStatus.ACCEPTED if offline_ok else AuthorizationStatus.INVALID

@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, or_, select, update
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables_ocpi import OutboxRow, PartnerRow
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.errors import Conflict, NotFound, UpstreamFailed
 from cpo_backend.domain.model import Record
 from cpo_backend.domain.paging import Executor
 from cpo_backend.domain.time import UtcTimestamp, utc_now
@@ -30,8 +31,8 @@ class PartnerStatus(StrEnum):
     UNREGISTERED = "unregistered"
 
 
-class PartnerNotFound(Exception):
-    pass
+class PartnerNotFound(NotFound):
+    noun = "partner"
 
 
 class Partner(Record):
@@ -64,12 +65,14 @@ class PartnerAccess(Record):
     outgoing_token: str | None
 
 
-class OutboxEntryNotFound(Exception):
-    pass
+class OutboxEntryNotFound(NotFound):
+    noun = "outbox entry"
 
 
-class OutboxEntryConflict(Exception):
+class OutboxEntryConflict(Conflict):
     """The row is not in a state the operator's action applies to; the message says why."""
+
+    code = "outbox_entry_conflict"
 
 
 # The outbox states the operator may act on, and the methods that change an object at
@@ -109,12 +112,15 @@ class OutboxEntry(Record):
     body: dict[str, Any] | None = None
 
 
-class RegistrationFailed(Exception):
-    """Registering with a partner failed; ``code`` is the OCPI status code that says why."""
+class RegistrationFailed(UpstreamFailed):
+    """Registering with a partner failed; ``ocpi_status`` is the OCPI status code that says
+    why."""
 
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    code = "registration_failed"
+
+    def __init__(self, ocpi_status: int, message: str) -> None:
+        super().__init__(message, ocpi_status=ocpi_status)
+        self.ocpi_status = ocpi_status
 
 
 class NewTokenA(Record):

@@ -21,11 +21,13 @@ from sqlalchemy import Select, select, update
 from cpo_backend.db.database import Database
 from cpo_backend.db.tables_ocpi import TariffRow
 from cpo_backend.db.writer import WriteTx
+from cpo_backend.domain.errors import Invalid, NotFound
 from cpo_backend.domain.events import TariffChanged
 from cpo_backend.domain.paging import fetch_page, updated_window
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.pricing import (
     DEFAULT_ALT_TEXT_LANGUAGES,
+    InvalidTariffError,
     Tariff,
     parse_tariff,
     render_tariff,
@@ -38,8 +40,14 @@ OWNED_FIELDS = ("country_code", "party_id", "id", "last_updated")
 _ORDER = (TariffRow.created_at, TariffRow.id)
 
 
-class TariffNotFound(Exception):
-    pass
+class TariffNotFound(NotFound):
+    noun = "tariff"
+
+
+class TariffInvalid(Invalid):
+    """The operator's tariff breaks the OCPI model; the message names the field."""
+
+    code = "tariff_invalid"
 
 
 def stored_tariff(row: Any, country_code: str, party_id: str) -> Tariff:
@@ -85,18 +93,19 @@ class TariffService:
         )
 
     async def put(self, tariff_id: str, data: dict[str, Any]) -> Tariff:
-        """Create or replace; raises ``InvalidTariffError`` naming the bad field."""
+        """Create or replace; raises :class:`TariffInvalid` naming the bad field."""
         now = utc_now()
         fields = {key: value for key, value in data.items() if key not in OWNED_FIELDS}
-        checked = parse_tariff(
-            fields
-            | {
-                "country_code": self._country_code,
-                "party_id": self._party_id,
-                "id": tariff_id,
-                "last_updated": format_utc(now),
-            }
-        )
+        ours = {
+            "country_code": self._country_code,
+            "party_id": self._party_id,
+            "id": tariff_id,
+            "last_updated": format_utc(now),
+        }
+        try:
+            checked = parse_tariff(fields | ours)
+        except InvalidTariffError as error:
+            raise TariffInvalid(str(error), tariff=tariff_id) from None
         details = {k: v for k, v in render_tariff(checked).items() if k not in OWNED_FIELDS}
 
         async def op(tx: WriteTx) -> None:

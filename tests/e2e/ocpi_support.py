@@ -29,6 +29,15 @@ async def register_hub(api: httpx.AsyncClient, hub: HubSimulator) -> dict[str, A
 
 
 @contextlib.asynccontextmanager
+async def registered_hub(api: httpx.AsyncClient, **identity: Any) -> AsyncIterator[HubSimulator]:
+    """A hub simulator (``identity``: who it is, as ``HubSimulator`` takes it), registered
+    with the back-end of ``api`` for as long as it runs."""
+    async with HubSimulator(**identity) as simulator:
+        await register_hub(api, simulator)
+        yield simulator
+
+
+@contextlib.asynccontextmanager
 async def registered_backend(
     database_url: str, **sections: dict[str, object]
 ) -> AsyncIterator[tuple[CpoBackend, httpx.AsyncClient, HubSimulator]]:
@@ -66,8 +75,7 @@ def hub_fixture(setup: Callable[[httpx.AsyncClient], Awaitable[None]] | None = N
 
     @pytest.fixture
     async def hub(api: httpx.AsyncClient) -> AsyncIterator[HubSimulator]:
-        async with HubSimulator() as simulator:
-            await register_hub(api, simulator)
+        async with registered_hub(api) as simulator:
             if setup is not None:
                 await setup(api)
             yield simulator

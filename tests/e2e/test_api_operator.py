@@ -259,6 +259,13 @@ async def test_health_metrics_and_docs(ocpp_url: str, api: httpx.AsyncClient) ->
     remote_start = schema["paths"]["/api/stations/{station_id}/commands/remote-start"]["post"]
     assert "requestBody" in remote_start
     assert "/api/transactions/{transaction_id}/force-close" in schema["paths"]
+    # Typed answers and the one error body are in the schema.
+    answer = remote_start["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer["$ref"].endswith("/Acknowledgement")
+    assert remote_start["responses"]["409"]["content"]["application/json"]["schema"][
+        "$ref"
+    ].endswith("/ErrorBody")
+    assert set(schema["components"]["schemas"]["ErrorBody"]["required"]) == {"error", "message"}
 
 
 async def test_errors_about_transactions_say_what_is_wrong(
@@ -272,9 +279,14 @@ async def test_errors_about_transactions_say_what_is_wrong(
         for action in ("remote-stop", "force-close"):
             refused = await api.post(f"/api/transactions/{transaction_id}/{action}", json={})
             assert refused.status_code == 409
-            assert refused.json()["detail"] == (
-                f"transaction {transaction_id} is not active: it has ended"
-            )
+            body = refused.json()
+            assert (body["error"], body["transaction"]) == ("transaction_finished", transaction_id)
+            assert body["message"].startswith(f"transaction {transaction_id} ended at 20")
+            assert body["message"].endswith("(completed): it can no longer be stopped")
     missing = await api.post("/api/transactions/999999/force-close", json={})
     assert missing.status_code == 404
-    assert missing.json()["detail"] == "transaction 999999 not found"
+    assert missing.json() == {
+        "error": "transaction_not_found",
+        "message": "transaction 999999 not found",
+        "transaction": 999999,
+    }

@@ -219,7 +219,10 @@ class Charger201:
         transaction_id = self.transactions[transaction]
         if self.station.evse(1).transaction_id == transaction_id:
             self.station.evse(1).transaction_id = None
-        at = self._now()
+        await self._end(transaction_id, wh, self._now())
+
+    async def _end(self, transaction_id: str, wh: int, at: datetime, **fields: Any) -> None:
+        """The driver's stop at ``wh``; the quirky Ended repeats the Begin sample first."""
         samples = [_register201(wh, "Transaction.End", at)]
         if self.quirks:
             samples.insert(0, self._begin[transaction_id])
@@ -229,6 +232,7 @@ class Charger201:
             "StopAuthorized",
             at=at,
             info={"chargingState": "Idle", "stoppedReason": "Local"},
+            **fields,
             meterValue=samples,
         )
 
@@ -245,20 +249,7 @@ class Charger201:
         # Queued offline, delivered out of order: the Ended first, one Updated lost.
         began = datetime.now(UTC) - timedelta(minutes=30)
         transaction_id = self._new_transaction(begin, began)
-        ended_at = began + timedelta(minutes=20)
-        end_samples = [_register201(end, "Transaction.End", ended_at)]
-        if self.quirks:
-            end_samples.insert(0, self._begin[transaction_id])
-        await self._event(
-            transaction_id,
-            "Ended",
-            "StopAuthorized",
-            at=ended_at,
-            seq_no=3,
-            offline=True,
-            info={"chargingState": "Idle", "stoppedReason": "Local"},
-            meterValue=end_samples,
-        )
+        await self._end(transaction_id, end, began + timedelta(minutes=20), seq_no=3, offline=True)
         await self._event(
             transaction_id,
             "Started",
@@ -349,15 +340,20 @@ async def cable_first(net: BillingNetwork, charger: Charger) -> Decimal:
     return Decimal(10)
 
 
-async def operator_remote_start(net: BillingNetwork, charger: Charger) -> Decimal:
-    charger.station.override(charger.remote_start_action, {"status": "Accepted"})
-    answer = await command(net.api, STATION, "remote-start", {"id_token": DRIVER, "evse_id": 1})
-    assert answer.status_code == 200, answer.text
+async def _charges_when_started_remotely(charger: Charger) -> Decimal:
+    """The charger's part of a remote start it accepts: it starts as it was asked to."""
     request = await charger.station.wait_for(charger.remote_start_action)
     await charger.start(DRIVER, 1000, remote_start_id=request.get("remoteStartId"))
     await charger.meter(4000)
     await charger.stop(11000)
     return Decimal(10)
+
+
+async def operator_remote_start(net: BillingNetwork, charger: Charger) -> Decimal:
+    charger.station.override(charger.remote_start_action, {"status": "Accepted"})
+    answer = await command(net.api, STATION, "remote-start", {"id_token": DRIVER, "evse_id": 1})
+    assert answer.status_code == 200, answer.text
+    return await _charges_when_started_remotely(charger)
 
 
 async def start_session(net: BillingNetwork, charger: Charger) -> Decimal:
@@ -366,11 +362,7 @@ async def start_session(net: BillingNetwork, charger: Charger) -> Decimal:
         "START_SESSION", token=net.token, location_id="LOC1", evse_uid="1"
     )
     assert response["data"]["result"] == "ACCEPTED", response
-    request = await charger.station.wait_for(charger.remote_start_action)
-    await charger.start(DRIVER, 1000, remote_start_id=request.get("remoteStartId"))
-    await charger.meter(4000)
-    await charger.stop(11000)
-    return Decimal(10)
+    return await _charges_when_started_remotely(charger)
 
 
 async def offline_replayed(net: BillingNetwork, charger: Charger) -> Decimal:
@@ -416,28 +408,33 @@ async def supersede_then_real_stop(net: BillingNetwork, charger: Charger) -> Dec
     return Decimal(20)
 
 
-async def triggered_boot(net: BillingNetwork, charger: Charger) -> Decimal:
+async def _charges_on_through_a_boot(
+    charger: Charger, boot: Callable[[], Awaitable[object]]
+) -> Decimal:
+    """A BootNotification in the middle of a transaction that did not end it: ``boot``
+    makes the charger send one, after which it charges on."""
     await charger.start(DRIVER, 1000)
     await charger.meter(3000)
     charger.station.catch_up()
-    answer = await command(net.api, STATION, "trigger-message", {"message": "BootNotification"})
-    assert answer.status_code == 200, answer.text
+    await boot()
     await charger.station.wait_sent("BootNotification")
     await charger.meter(6000)
     await charger.stop(11000)
     return Decimal(10)
+
+
+async def triggered_boot(net: BillingNetwork, charger: Charger) -> Decimal:
+    async def trigger() -> None:
+        message = {"message": "BootNotification"}
+        answer = await command(net.api, STATION, "trigger-message", message)
+        assert answer.status_code == 200, answer.text
+
+    return await _charges_on_through_a_boot(charger, trigger)
 
 
 async def reconnect_boot(net: BillingNetwork, charger: Charger) -> Decimal:
     """The charger announces every reconnect with a BootNotification and charges on."""
-    await charger.start(DRIVER, 1000)
-    await charger.meter(3000)
-    charger.station.catch_up()
-    await charger.station.reconnect()
-    await charger.station.wait_sent("BootNotification")
-    await charger.meter(6000)
-    await charger.stop(11000)
-    return Decimal(10)
+    return await _charges_on_through_a_boot(charger, charger.station.reconnect)
 
 
 def metered_by_charger(station: ChargePoint16 | ChargingStation201) -> Decimal:

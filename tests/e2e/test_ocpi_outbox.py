@@ -158,7 +158,8 @@ async def test_a_permanent_rejection_becomes_a_dead_letter_and_stops_blocking(
     # Sent now, the old PUT would overwrite those statuses at the hub: refused.
     retried = await api.post(f"/api/ocpi/outbox/{letter['id']}/retry")
     assert retried.status_code == 409
-    assert "delivered since" in retried.json()["detail"]
+    assert retried.json()["error"] == "outbox_entry_conflict"
+    assert "delivered since" in retried.json()["message"]
     dropped = await api.post(f"/api/ocpi/outbox/{letter['id']}/drop")
     assert dropped.status_code == 200
     assert dropped.json()["state"] == "dropped"
@@ -198,7 +199,7 @@ async def test_a_dead_letter_retried_is_sent_in_its_place(
     assert [row["id"] for row in await delivered()] == [letter["id"]]
     again = await api.post(f"/api/ocpi/outbox/{letter['id']}/retry")
     assert again.status_code == 409
-    assert "is delivered" in again.json()["detail"]
+    assert "is delivered" in again.json()["message"]
     for action in ("retry", "drop"):
         assert (await api.post(f"/api/ocpi/outbox/999999/{action}")).status_code == 404
     assert (await api.get("/api/ocpi/outbox", params={"state": "dead"})).status_code == 200

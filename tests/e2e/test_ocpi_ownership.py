@@ -23,7 +23,7 @@ from tests.e2e.ocpi_support import (
     active_transactions,
     backend_fixture,
     location_body,
-    register_hub,
+    registered_hub,
 )
 
 backend = backend_fixture(ocpi=QUICK_OUTBOX, ocpp={"response_timeout": 1.0})
@@ -39,22 +39,19 @@ async def location(api: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 async def owner(api: httpx.AsyncClient, location: None) -> AsyncIterator[HubSimulator]:
-    async with HubSimulator(country_code="DE", party_id="MSP") as simulator:
-        await register_hub(api, simulator)
+    async with registered_hub(api, country_code="DE", party_id="MSP") as simulator:
         yield simulator
 
 
 @pytest.fixture
 async def intruder(api: httpx.AsyncClient, owner: HubSimulator) -> AsyncIterator[HubSimulator]:
-    async with HubSimulator(country_code="NL", party_id="OTH") as simulator:
-        await register_hub(api, simulator)
+    async with registered_hub(api, country_code="NL", party_id="OTH") as simulator:
         yield simulator
 
 
 @pytest.fixture
 async def legacy_owner(api: httpx.AsyncClient, location: None) -> AsyncIterator[HubSimulator]:
-    async with HubSimulator(party_id="OLD", version="2.1.1") as simulator:
-        await register_hub(api, simulator)
+    async with registered_hub(api, party_id="OLD", version="2.1.1") as simulator:
         yield simulator
 
 
@@ -62,8 +59,7 @@ async def legacy_owner(api: httpx.AsyncClient, location: None) -> AsyncIterator[
 async def legacy_intruder(
     api: httpx.AsyncClient, legacy_owner: HubSimulator
 ) -> AsyncIterator[HubSimulator]:
-    async with HubSimulator(country_code="NL", party_id="OLX", version="2.1.1") as simulator:
-        await register_hub(api, simulator)
+    async with registered_hub(api, country_code="NL", party_id="OLX", version="2.1.1") as simulator:
         yield simulator
 
 
@@ -71,8 +67,7 @@ async def legacy_intruder(
 async def hub(api: httpx.AsyncClient, owner: HubSimulator) -> AsyncIterator[HubSimulator]:
     """A hub with DE/EMS and DE/EM2 behind it; it also (wrongly) reports DE/MSP, which is
     registered with us directly."""
-    async with HubSimulator(country_code="DE", party_id="HUB", role="HUB") as simulator:
-        await register_hub(api, simulator)
+    async with registered_hub(api, country_code="DE", party_id="HUB", role="HUB") as simulator:
         for party in ("EMS", "EM2", "MSP"):
             url = f"{simulator.module_url('hubclientinfo', 'RECEIVER')}/DE/{party}"
             info = {

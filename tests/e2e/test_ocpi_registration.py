@@ -86,7 +86,10 @@ async def test_registration_with_unreachable_partner_fails(api: httpx.AsyncClien
         json={"versions_url": "http://127.0.0.1:9/ocpi/versions", "token_a": "nope"},
     )
     assert response.status_code == 502
-    assert response.json()["detail"]["ocpi_status"] == 3001
+    assert (response.json()["error"], response.json()["ocpi_status"]) == (
+        "registration_failed",
+        3001,
+    )
 
 
 async def test_registration_fails_when_partner_versions_fail(

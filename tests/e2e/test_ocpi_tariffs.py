@@ -51,4 +51,6 @@ async def test_invalid_tariff_is_refused_with_its_path(api: httpx.AsyncClient) -
     bad = ENERGY_TARIFF | {"elements": [{"price_components": [{"type": "WATTS", "price": 1}]}]}
     response = await api.put("/api/tariffs/BAD", json=bad)
     assert response.status_code == 422
-    assert "elements.0.price_components.0" in response.json()["detail"]
+    body = response.json()
+    assert (body["error"], body["tariff"]) == ("tariff_invalid", "BAD")
+    assert "elements.0.price_components.0" in body["message"]

@@ -49,7 +49,7 @@ async def test_remote_start_then_remote_stop_by_our_transaction_id(
     cp: ChargePoint16, api: httpx.AsyncClient
 ) -> None:
     answer = await run(api, "remote-start", {"id_token": "DRIVER-R", "evse_id": 2})
-    assert answer == {"status": "Accepted", "payload": {"status": "Accepted"}}
+    assert answer == {"status": "Accepted", "reason": None}
     assert await cp.wait_for("RemoteStartTransaction") == {"idTag": "DRIVER-R", "connectorId": 2}
     started = await cp.wait_sent("StartTransaction")
     transaction_id = started.response.transaction_id
@@ -158,24 +158,24 @@ async def test_get_and_change_configuration(
     assert readonly["status"] == "Rejected"
 
     got = await run(api, "get-configuration", {"keys": ["HeartbeatInterval", "NoSuchKey"]})
-    assert got["status"] is None
-    assert got["payload"] == {
-        "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "42"}],
-        "unknownKey": ["NoSuchKey"],
+    assert got == {
+        "values": [{"key": "HeartbeatInterval", "readonly": False, "value": "42"}],
+        "unknown_keys": ["NoSuchKey"],
+        "variables": [],
     }
     everything = await backend.commands.execute(CP, c.GetConfiguration())
-    keys = {entry["key"] for entry in everything.payload["configurationKey"]}
+    keys = {entry.key for entry in everything.values}
     assert {"HeartbeatInterval", "MeterValueSampleInterval", "NumberOfConnectors"} <= keys
 
 
 async def test_clear_cache_and_data_transfer(cp: ChargePoint16, api: httpx.AsyncClient) -> None:
     cleared = await run(api, "clear-cache")
-    assert cleared == {"status": "Accepted", "payload": {"status": "Accepted"}}
+    assert cleared == {"status": "Accepted", "reason": None}
     assert await cp.wait_for("ClearCache") == {}
     transferred = await run(
         api, "data-transfer", {"vendor_id": "com.acme", "message_id": "Echo", "data": "hi"}
     )
-    assert transferred == {"status": "Accepted", "payload": {"status": "Accepted", "data": "hi"}}
+    assert transferred == {"status": "Accepted", "data": "hi"}
     assert await cp.wait_for("DataTransfer") == {
         "vendorId": "com.acme",
         "messageId": "Echo",
@@ -190,7 +190,9 @@ async def test_trigger_message_makes_the_charger_send_it(
     heartbeat = await run(api, "trigger-message", {"message": "Heartbeat"})
     assert heartbeat["status"] == "Accepted"
     await cp.wait_sent("Heartbeat")
-    triggered = await backend.commands.execute(CP, c.TriggerMessage("StatusNotification", 2))
+    triggered = await backend.commands.execute(
+        CP, c.TriggerMessage(c.TriggeredMessage.STATUS_NOTIFICATION, 2)
+    )
     assert triggered.status == "Accepted"
     assert await cp.wait_for("TriggerMessage") == {"requestedMessage": "Heartbeat"}
     assert await cp.wait_for("TriggerMessage") == {
@@ -217,8 +219,8 @@ async def test_get_diagnostics_and_the_status_notifications_that_follow(
             "start_time": iso(datetime.now(UTC)),
         },
     )
-    assert answer["status"] is None
-    file_name = answer["payload"]["fileName"]
+    assert answer["status"] == "Accepted"
+    file_name = answer["file_name"]
     assert isinstance(file_name, str)
     assert file_name.startswith(f"diagnostics-{CP}")
     request = await cp.wait_for("GetDiagnostics")
@@ -240,7 +242,8 @@ async def test_update_firmware_and_the_status_notifications_that_follow(
         "update-firmware",
         {"location": "https://fw.example/1.1.bin", "retrieve_date": "2020-05-01T10:00:00Z"},
     )
-    assert answer == {"status": None, "payload": {}}
+    # A 1.6 UpdateFirmware.conf is empty: the answer itself is the acceptance.
+    assert answer == {"status": "Accepted", "reason": None}
     request = await cp.wait_for("UpdateFirmware")
     assert request == {
         "location": "https://fw.example/1.1.bin",
@@ -270,12 +273,12 @@ async def test_raw_call_is_validated_against_the_schema(
             "payload": {"key": "MeterValueSampleInterval", "value": "5"},
         },
     )
-    assert answer["status"] == "Accepted"
+    assert answer == {"payload": {"status": "Accepted"}}
     assert cp.setting("MeterValueSampleInterval").value == "5"
     cp.catch_up()
     broken = await command(api, CP, "raw", {"action": "Reset", "payload": {"type": "Sideways"}})
     assert broken.status_code == 422
-    assert broken.json()["error"] == "NotSupported"
+    assert broken.json()["error"] == "command_not_supported"
     unknown = await command(api, CP, "raw", {"action": "Teleport", "payload": {}})
     assert unknown.status_code == 422
     # Neither reached the charger.
@@ -293,8 +296,8 @@ async def test_command_to_a_silent_station_times_out_with_504(database_url: str)
         timed_out = await command(server.api, "CP_MUTE", "reset", {})
         assert timed_out.status_code == 504
         body = timed_out.json()
-        assert body["error"] == "Timeout"
-        assert "did not answer Reset" in body["detail"]
+        assert (body["error"], body["station"]) == ("charger_timeout", "CP_MUTE")
+        assert "did not answer Reset" in body["message"]
         # The connection is still usable for the next command.
         sim.restore("Reset")
         cleared = await command(server.api, "CP_MUTE", "clear-cache", {})
@@ -308,7 +311,7 @@ async def test_command_to_an_offline_station_is_409(
     for station_id in ("CP_AWAY", "CP_NEVER_HEARD_OF"):
         offline = await command(api, station_id, "clear-cache")
         assert offline.status_code == 409
-        assert offline.json()["error"] == "StationOffline"
+        assert offline.json()["error"] == "station_offline"
     with pytest.raises(c.StationOffline):
         await backend.commands.execute("CP_AWAY", c.ClearCache())
 
@@ -320,7 +323,8 @@ async def test_charger_call_error_is_502_with_its_code(
     failed = await command(api, CP, "clear-cache")
     assert failed.status_code == 502
     body = failed.json()
-    assert body["error"] == "CallError"
+    assert body["error"] == "charger_error"
+    assert body["message"] == f"station {CP} answered InternalError: cache on fire"
     assert body["charger_error"]["code"] == "InternalError"
     assert body["charger_error"]["description"] == "cache on fire"
     with pytest.raises(c.ChargerError) as raised:
@@ -330,6 +334,6 @@ async def test_charger_call_error_is_502_with_its_code(
     cp.override("ClearCache", {"status": "Maybe"})
     invalid = await command(api, CP, "clear-cache")
     assert invalid.status_code == 502
-    assert invalid.json()["error"] == "CommandFailed"
+    assert invalid.json()["error"] == "command_failed"
     # The unknown command name is no route at all.
     assert (await command(api, CP, "teleport")).status_code == 404

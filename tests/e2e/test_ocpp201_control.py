@@ -82,9 +82,9 @@ async def test_station_commands(ocpp_url: str, api: httpx.AsyncClient) -> None:
         transfer = await command(
             api, "CS_CMD", "data-transfer", {"vendor_id": "com.example", "data": "ping"}
         )
-        assert transfer.json()["payload"] == {"status": "Accepted", "data": "ping"}
+        assert transfer.json() == {"status": "Accepted", "data": "ping"}
         status = await command(api, "CS_CMD", "get-transaction-status", {})
-        assert status.json()["payload"] == {"messagesInQueue": False}
+        assert status.json() == {"ongoing": None, "messages_in_queue": False}
 
         await cs.meter_values(1)
         await cs.heartbeat()

@@ -253,9 +253,10 @@ async def test_variables_are_read_and_set_per_variable(
                 ]
             },
         )
-        results = got.json()["payload"]["getVariableResult"]
-        assert [r["attributeStatus"] for r in results] == ["Accepted", "UnknownComponent"]
-        assert results[0]["attributeValue"] == "300"
+        results = got.json()["results"]
+        assert [r["status"] for r in results] == ["Accepted", "UnknownComponent"]
+        assert results[0]["value"] == "300"
+        assert results[1]["variable"]["component"] == "Nothing"
         done = await command(
             api,
             "CS_VARS",
@@ -271,7 +272,7 @@ async def test_variables_are_read_and_set_per_variable(
                 ]
             },
         )
-        statuses = [r["attributeStatus"] for r in done.json()["payload"]["setVariableResult"]]
+        statuses = [r["status"] for r in done.json()["results"]]
         assert statuses == ["Accepted", "Rejected"]
         assert cs.sample_interval_setting().value == "15"
         # 1.6 configuration keys reach their 2.0.1 variables.
@@ -279,8 +280,9 @@ async def test_variables_are_read_and_set_per_variable(
             api, "CS_VARS", "change-configuration", {"key": "HeartbeatInterval", "value": "120"}
         )
         assert changed.status_code == 200
-        # The caller gets the 1.6-shaped answer whatever the station speaks.
+        # The caller gets the same answer whatever the station speaks, and the variable.
         assert changed.json()["status"] == "Accepted"
+        assert changed.json()["variable"]["variable"]["component"] == "OCPPCommCtrlr"
         assert cs.heartbeat_setting().value == "120"
         read = await command(
             api,
@@ -288,14 +290,14 @@ async def test_variables_are_read_and_set_per_variable(
             "get-configuration",
             {"keys": ["MeterValueSampleInterval", "TxCtrlr/StopTxOnInvalidId"]},
         )
-        answer = read.json()["payload"]
-        assert answer["configurationKey"] == [
+        answer = read.json()
+        assert answer["values"] == [
             {"key": "MeterValueSampleInterval", "readonly": False, "value": "15"},
             {"key": "TxCtrlr/StopTxOnInvalidId", "readonly": False, "value": "true"},
         ]
-        assert answer["unknownKey"] == []
-        values = [r.get("attributeValue") for r in answer["ocpp201"]["getVariableResult"]]
-        assert values == ["15", "true"]
+        assert answer["unknown_keys"] == []
+        variables = [(r["variable"]["variable"], r["value"]) for r in answer["variables"]]
+        assert variables == [("TxUpdatedInterval", "15"), ("StopTxOnInvalidId", "true")]
         unknown = await command(
             api, "CS_VARS", "change-configuration", {"key": "NoSuchKey", "value": "1"}
         )
@@ -321,21 +323,27 @@ async def test_reset_and_network_profile(ocpp_url: str, api: httpx.AsyncClient) 
         assert await cs.wait_for("Reset") == {"type": "Immediate"}
         await cs.wait_sent("BootNotification")
         profile = {
+            "csms_url": "wss://csms.invalid/ocpp",
+            "security_profile": 2,
+            "interface": "Wired0",
+            "apn": {"apn": "iot.example", "authentication": "CHAP", "user_name": "cpo"},
+        }
+        answer = await command(
+            api,
+            "CS_RESET",
+            "set-network-profile",
+            {"configuration_slot": 1, "profile": profile},
+        )
+        assert answer.json()["status"] == "Accepted"
+        assert (await cs.wait_for("SetNetworkProfile"))["connectionData"] == {
             "ocppVersion": "OCPP20",
             "ocppTransport": "JSON",
             "ocppCsmsUrl": "wss://csms.invalid/ocpp",
             "messageTimeout": 30,
             "securityProfile": 2,
             "ocppInterface": "Wired0",
+            "apn": {"apn": "iot.example", "apnAuthentication": "CHAP", "apnUserName": "cpo"},
         }
-        answer = await command(
-            api,
-            "CS_RESET",
-            "set-network-profile",
-            {"configuration_slot": 1, "connection_data": profile},
-        )
-        assert answer.json()["status"] == "Accepted"
-        assert (await cs.wait_for("SetNetworkProfile"))["connectionData"] == profile
         assert 1 in cs.network_profiles
 
 

@@ -3,6 +3,8 @@
 - unparsable JSON is a transport error: HTTP 400 with status 2001;
 - a request that parsed but breaks the schema reached the OCPI layer: HTTP 200, 2001;
 - unknown routes and methods keep their HTTP code (404, 405) with status 2000;
+- a domain error (:class:`~cpo_backend.domain.errors.CpoError`) that no module turned
+  into a more precise OCPI status gets one by its kind (:data:`STATUS_OF_KIND`);
 - anything unexpected is HTTP 500 with 3000, and is logged.
 """
 
@@ -17,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from cpo_backend.domain.errors import CpoError, ErrorKind
 from cpo_backend.ocpi.transport.envelope import OcpiError, StatusCode, ocpi_response
 
 log = structlog.get_logger(__name__)
@@ -27,6 +30,23 @@ async def _ocpi_error(_request: Request, error: Exception) -> Response:
     return ocpi_response(
         error.data, error.status_code, error.message, http_status=error.http_status
     )
+
+
+# (HTTP status, OCPI status) of each kind of domain error.
+STATUS_OF_KIND = {
+    ErrorKind.NOT_FOUND: (404, StatusCode.CLIENT_ERROR),
+    ErrorKind.CONFLICT: (409, StatusCode.CLIENT_ERROR),
+    ErrorKind.INVALID: (400, StatusCode.INVALID_PARAMETERS),
+    ErrorKind.UNAVAILABLE: (503, StatusCode.SERVER_ERROR),
+    ErrorKind.TIMEOUT: (504, StatusCode.SERVER_ERROR),
+    ErrorKind.UPSTREAM: (502, StatusCode.SERVER_ERROR),
+}
+
+
+async def _domain_error(_request: Request, error: Exception) -> Response:
+    assert isinstance(error, CpoError)
+    http_status, status_code = STATUS_OF_KIND[error.kind]
+    return ocpi_response(None, status_code, error.message, http_status=http_status)
 
 
 def _describe(errors: Any) -> str:
@@ -81,6 +101,7 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(OcpiError, _ocpi_error)
+    app.add_exception_handler(CpoError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)

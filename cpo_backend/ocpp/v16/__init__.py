@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ocpp.v16.enums import Action
 
-from cpo_backend.domain.commands import Command, CommandResult
-from cpo_backend.ocpp.binding import StationSession, plain_result
+from cpo_backend.ocpp.binding import StationSession
 from cpo_backend.ocpp.protocol import ErrorKind, OcppVersion
-from cpo_backend.ocpp.v16 import commands
 from cpo_backend.ocpp.v16.handlers import ChargePointHandlers
 
 VERSION = OcppVersion(
@@ -33,10 +29,3 @@ class Ocpp16Binding:
 
     def handlers(self, session: StationSession) -> object:
         return ChargePointHandlers(session)
-
-    def translate(self, command: Command) -> tuple[str, dict[str, Any]]:
-        return commands.translate(command)
-
-    def interpret(self, command: Command, answer: dict[str, Any]) -> CommandResult:
-        # The neutral commands speak 1.6: its answers need no translation.
-        return plain_result(answer)

@@ -1,21 +1,34 @@
-"""Version-neutral commands as OCPP 1.6 calls."""
+"""Version-neutral commands as OCPP 1.6 calls, and 1.6 answers as their results."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cpo_backend.domain import commands as c
+from cpo_backend.domain.charging import ChargingProfile, ProfilePurpose
 from cpo_backend.domain.time import format_utc
+from cpo_backend.ocpp.answers import (
+    acknowledgement,
+    present,
+    profile_fields,
+    schedule_fields,
+)
+
+_PURPOSES = {
+    ProfilePurpose.STATION_MAX: "ChargePointMaxProfile",
+    ProfilePurpose.TX_DEFAULT: "TxDefaultProfile",
+    ProfilePurpose.TX: "TxProfile",
+}
 
 
-def translate(command: c.Command) -> tuple[str, dict[str, Any]]:
+def translate(command: c.Command[c.CommandResult]) -> tuple[str, dict[str, Any]]:
     match command:
         case c.RemoteStart():
             payload: dict[str, Any] = {"idTag": command.id_token}
             if command.evse_id is not None:
                 payload["connectorId"] = command.evse_id
             if command.charging_profile is not None:
-                payload["chargingProfile"] = command.charging_profile
+                payload["chargingProfile"] = charging_profile(command.charging_profile)
             return "RemoteStartTransaction", payload
         case c.RemoteStop():
             if not command.charger_transaction_id.isdigit():
@@ -37,34 +50,37 @@ def translate(command: c.Command) -> tuple[str, dict[str, Any]]:
         case c.ClearCache():
             return "ClearCache", {}
         case c.DataTransfer():
-            return "DataTransfer", _present(
-                vendorId=command.vendor_id, messageId=command.message_id, data=command.data
+            return "DataTransfer", present(
+                {"vendorId": command.vendor_id}, messageId=command.message_id, data=command.data
             )
         case c.TriggerMessage():
-            return "TriggerMessage", _present(
-                requestedMessage=command.message, connectorId=command.evse_id
+            if command.message not in _TRIGGERABLE:
+                raise c.CommandNotSupported(f"OCPP 1.6 cannot trigger {command.message}")
+            return "TriggerMessage", present(
+                {"requestedMessage": command.message.value}, connectorId=command.evse_id
             )
         case c.GetDiagnostics():
-            return "GetDiagnostics", _present(
-                location=command.location,
+            return "GetDiagnostics", present(
+                {"location": command.location},
                 retries=command.retries,
                 retryInterval=command.retry_interval,
                 startTime=format_utc(command.start_time) if command.start_time else None,
                 stopTime=format_utc(command.stop_time) if command.stop_time else None,
             )
         case c.UpdateFirmware():
-            return "UpdateFirmware", _present(
-                location=command.location,
-                retrieveDate=format_utc(command.retrieve_date),
+            return "UpdateFirmware", present(
+                {"location": command.location, "retrieveDate": format_utc(command.retrieve_date)},
                 retries=command.retries,
                 retryInterval=command.retry_interval,
             )
         case c.ReserveNow():
-            return "ReserveNow", _present(
-                connectorId=command.evse_id or 0,
-                expiryDate=format_utc(command.expires_at),
-                idTag=command.id_token,
-                reservationId=command.reservation_id,
+            return "ReserveNow", present(
+                {
+                    "connectorId": command.evse_id or 0,
+                    "expiryDate": format_utc(command.expires_at),
+                    "idTag": command.id_token,
+                    "reservationId": command.reservation_id,
+                },
                 parentIdTag=command.group_id,
             )
         case c.CancelReservation():
@@ -72,6 +88,52 @@ def translate(command: c.Command) -> tuple[str, dict[str, Any]]:
     raise c.CommandNotSupported(f"{command.name} has no OCPP 1.6 form")
 
 
-def _present(**fields: Any) -> dict[str, Any]:
-    """The payload without the optional fields that were not given."""
-    return {key: value for key, value in fields.items() if value is not None}
+# What a 1.6 TriggerMessage can ask for (the 2.0.1-only messages are not among them).
+_TRIGGERABLE = {
+    c.TriggeredMessage.BOOT_NOTIFICATION,
+    c.TriggeredMessage.HEARTBEAT,
+    c.TriggeredMessage.STATUS_NOTIFICATION,
+    c.TriggeredMessage.METER_VALUES,
+    c.TriggeredMessage.DIAGNOSTICS_STATUS,
+    c.TriggeredMessage.FIRMWARE_STATUS,
+}
+
+
+def charging_profile(profile: ChargingProfile) -> dict[str, Any]:
+    """A csChargingProfiles (1.6 transaction ids are integers)."""
+    transaction = profile.charger_transaction_id
+    if transaction is not None and not transaction.isdigit():
+        raise c.CommandNotSupported("1.6 transaction ids are integers")
+    return present(
+        {
+            "chargingProfileId": profile.id,
+            **profile_fields(profile, _PURPOSES[profile.purpose]),
+            "chargingSchedule": schedule_fields(profile.schedule),
+        },
+        transactionId=int(transaction) if transaction is not None else None,
+    )
+
+
+def interpret(command: c.Command[c.CommandResult], answer: dict[str, Any]) -> c.CommandResult:
+    """The 1.6 answer to ``command`` as its typed result."""
+    match command:
+        case c.GetConfiguration():
+            values = tuple(
+                c.ConfigurationValue(entry["key"], entry.get("value"), entry["readonly"])
+                for entry in answer.get("configurationKey") or []
+            )
+            return c.ConfigurationValues(values, tuple(answer.get("unknownKey") or []))
+        case c.ChangeConfiguration():
+            return c.ConfigurationChange(c.CommandStatus(answer["status"]))
+        case c.DataTransfer():
+            return c.DataTransferAnswer(c.CommandStatus(answer["status"]), answer.get("data"))
+        case c.GetDiagnostics():
+            # 1.6 says no more than a file name, and none when there is nothing to upload.
+            file_name = answer.get("fileName")
+            if file_name is None:
+                return c.DiagnosticsUpload(c.CommandStatus.REJECTED)
+            return c.DiagnosticsUpload(c.CommandStatus.ACCEPTED, file_name)
+        case c.UpdateFirmware():
+            # A 1.6 UpdateFirmware.conf is empty: answering is accepting.
+            return c.Acknowledgement(c.CommandStatus.ACCEPTED)
+    return acknowledgement(answer)

@@ -3,14 +3,10 @@ availability, meter values and data transfer; every other charger message kept."
 
 from __future__ import annotations
 
-from typing import Any
-
 from ocpp.v201.enums import Action
 
-from cpo_backend.domain.commands import Command, CommandResult
 from cpo_backend.ocpp.binding import StationSession
 from cpo_backend.ocpp.protocol import OcppVersion
-from cpo_backend.ocpp.v201 import commands
 from cpo_backend.ocpp.v201.handlers import Ocpp201Services, StationHandlers
 
 VERSION = OcppVersion(
@@ -32,9 +28,3 @@ class Ocpp201Binding:
 
     def handlers(self, session: StationSession) -> object:
         return StationHandlers(session, self._services)
-
-    def translate(self, command: Command) -> tuple[str, dict[str, Any]]:
-        return commands.translate(command)
-
-    def interpret(self, command: Command, answer: dict[str, Any]) -> CommandResult:
-        return commands.interpret(command, answer)

@@ -1,7 +1,7 @@
-"""Version-neutral commands as OCPP 2.0.1 calls.
+"""Version-neutral commands as OCPP 2.0.1 calls, and 2.0.1 answers as their results.
 
-Where the neutral command speaks 1.6 (configuration keys, ``soft``/``hard`` resets,
-1.6 TriggerMessage names), the 2.0.1 equivalent is chosen here; see docs/ocpp.md.
+Where a neutral command names a 1.6 idea (configuration keys, a diagnostics upload), the
+2.0.1 equivalent is chosen here (device-model variables, GetLog); see docs/ocpp.md.
 """
 
 from __future__ import annotations
@@ -9,45 +9,61 @@ from __future__ import annotations
 from typing import Any
 
 from cpo_backend.domain import commands as c
-from cpo_backend.domain.commands import VariableRef
+from cpo_backend.domain.charging import ChargingProfile, ProfilePurpose
 from cpo_backend.domain.time import format_utc
-from cpo_backend.ocpp.binding import plain_result
+from cpo_backend.ocpp.answers import (
+    acknowledgement,
+    present,
+    profile_fields,
+    reason_of,
+    schedule_fields,
+)
 from cpo_backend.ocpp.v201.variables import (
     CONFIGURATION_KEYS,
     component_variable,
     get_variable_data,
     set_variable_data,
     variable_for_key,
+    variable_of_result,
 )
 
 # Neutral soft/hard reset: soft waits for transactions to end, hard does not.
 _RESET_TYPES = {"soft": "OnIdle", "hard": "Immediate"}
 
-# 1.6 TriggerMessage names whose 2.0.1 message differs; 2.0.1 names pass unchanged.
-_TRIGGERED = {"DiagnosticsStatusNotification": "LogStatusNotification"}
+# Neutral TriggerMessage names whose 2.0.1 message differs; the others are the same.
+_TRIGGERED = {c.TriggeredMessage.DIAGNOSTICS_STATUS: "LogStatusNotification"}
+
+_PURPOSES = {
+    ProfilePurpose.STATION_MAX: "ChargingStationMaxProfile",
+    ProfilePurpose.TX_DEFAULT: "TxDefaultProfile",
+    ProfilePurpose.TX: "TxProfile",
+}
 
 
-def translate(command: c.Command) -> tuple[str, dict[str, Any]]:
+def translate(command: c.Command[c.CommandResult]) -> tuple[str, dict[str, Any]]:
     match command:
         case c.RemoteStart():
             payload: dict[str, Any] = {
                 "idToken": {"idToken": command.id_token, "type": command.id_token_type},
                 "remoteStartId": command.remote_start_id or c.next_request_id(),
             }
-            return "RequestStartTransaction", _present(
-                payload, evseId=command.evse_id, chargingProfile=command.charging_profile
+            profile = command.charging_profile
+            return "RequestStartTransaction", present(
+                payload,
+                evseId=command.evse_id,
+                chargingProfile=charging_profile(profile) if profile else None,
             )
         case c.RemoteStop():
             return "RequestStopTransaction", {"transactionId": command.charger_transaction_id}
         case c.Reset():
-            return "Reset", _present({"type": _RESET_TYPES[command.kind]}, evseId=command.evse_id)
+            return "Reset", present({"type": _RESET_TYPES[command.kind]}, evseId=command.evse_id)
         case c.UnlockConnector():
             return "UnlockConnector", {
                 "evseId": command.evse_id,
                 "connectorId": command.connector_id,
             }
         case c.ChangeAvailability():
-            return "ChangeAvailability", _present(
+            return "ChangeAvailability", present(
                 {"operationalStatus": "Operative" if command.operative else "Inoperative"},
                 evse=_evse(command.evse_id, command.connector_id),
             )
@@ -74,38 +90,36 @@ def translate(command: c.Command) -> tuple[str, dict[str, Any]]:
                 "reportBase": command.report_base,
             }
         case c.GetReport():
-            return "GetReport", _present(
+            return "GetReport", present(
                 {"requestId": command.request_id},
                 componentVariable=[component_variable(ref) for ref in command.variables] or None,
                 componentCriteria=list(command.criteria) or None,
             )
         case c.GetTransactionStatus():
-            return "GetTransactionStatus", _present(
-                {}, transactionId=command.charger_transaction_id
-            )
+            return "GetTransactionStatus", present({}, transactionId=command.charger_transaction_id)
         case c.SetNetworkProfile():
             return "SetNetworkProfile", {
                 "configurationSlot": command.configuration_slot,
-                "connectionData": command.connection_data,
+                "connectionData": connection_data(command.profile),
             }
         case c.ClearCache():
             return "ClearCache", {}
         case c.DataTransfer():
-            return "DataTransfer", _present(
+            return "DataTransfer", present(
                 {"vendorId": command.vendor_id}, messageId=command.message_id, data=command.data
             )
         case c.TriggerMessage():
-            return "TriggerMessage", _present(
-                {"requestedMessage": _TRIGGERED.get(command.message, command.message)},
+            return "TriggerMessage", present(
+                {"requestedMessage": _TRIGGERED.get(command.message, command.message.value)},
                 evse=_evse(command.evse_id, None),
             )
         case c.GetDiagnostics():
-            log = _present(
+            log = present(
                 {"remoteLocation": command.location},
                 oldestTimestamp=format_utc(command.start_time) if command.start_time else None,
                 latestTimestamp=format_utc(command.stop_time) if command.stop_time else None,
             )
-            return "GetLog", _present(
+            return "GetLog", present(
                 {"logType": "DiagnosticsLog", "requestId": c.next_request_id(), "log": log},
                 retries=command.retries,
                 retryInterval=command.retry_interval,
@@ -115,7 +129,7 @@ def translate(command: c.Command) -> tuple[str, dict[str, Any]]:
                 "location": command.location,
                 "retrieveDateTime": format_utc(command.retrieve_date),
             }
-            return "UpdateFirmware", _present(
+            return "UpdateFirmware", present(
                 {"requestId": c.next_request_id(), "firmware": firmware},
                 retries=command.retries,
                 retryInterval=command.retry_interval,
@@ -130,54 +144,117 @@ def _evse(evse_id: int | None, connector_id: int | None) -> dict[str, int] | Non
     return {"id": evse_id} if connector_id is None else {"id": evse_id, "connectorId": connector_id}
 
 
-def _present(required: dict[str, Any], **optional: Any) -> dict[str, Any]:
-    """``required`` plus the optional fields that were given."""
-    return required | {key: value for key, value in optional.items() if value is not None}
+def charging_profile(profile: ChargingProfile) -> dict[str, Any]:
+    """A ChargingProfileType with its one schedule (numbered as the profile)."""
+    return present(
+        {
+            "id": profile.id,
+            **profile_fields(profile, _PURPOSES[profile.purpose]),
+            "chargingSchedule": [{"id": profile.id, **schedule_fields(profile.schedule)}],
+        },
+        transactionId=profile.charger_transaction_id,
+    )
 
 
-# SetVariables attribute statuses in the words of a 1.6 ChangeConfiguration answer.
+def connection_data(profile: c.NetworkProfile) -> dict[str, Any]:
+    """A NetworkConnectionProfileType."""
+    vpn, apn = profile.vpn, profile.apn
+    return present(
+        {
+            "ocppVersion": profile.ocpp_version,
+            "ocppTransport": profile.transport,
+            "ocppCsmsUrl": profile.csms_url,
+            "messageTimeout": profile.message_timeout,
+            "securityProfile": profile.security_profile,
+            "ocppInterface": profile.interface,
+        },
+        vpn=present(
+            {
+                "server": vpn.server,
+                "user": vpn.user,
+                "password": vpn.password,
+                "key": vpn.key,
+                "type": vpn.kind,
+            },
+            group=vpn.group,
+        )
+        if vpn
+        else None,
+        apn=present(
+            {"apn": apn.apn, "apnAuthentication": apn.authentication},
+            apnUserName=apn.user_name,
+            apnPassword=apn.password,
+            simPin=apn.sim_pin,
+            preferredNetwork=apn.preferred_network,
+            useOnlyPreferredNetwork=apn.use_only_preferred_network,
+        )
+        if apn
+        else None,
+    )
+
+
+# A SetVariables attribute status as the status of a configuration change.
 _CHANGE_STATUS = {
-    "Accepted": "Accepted",
-    "Rejected": "Rejected",
-    "RebootRequired": "RebootRequired",
-    "UnknownComponent": "NotSupported",
-    "UnknownVariable": "NotSupported",
-    "NotSupportedAttributeType": "NotSupported",
+    c.VariableStatus.ACCEPTED: c.CommandStatus.ACCEPTED,
+    c.VariableStatus.REJECTED: c.CommandStatus.REJECTED,
+    c.VariableStatus.REBOOT_REQUIRED: c.CommandStatus.REBOOT_REQUIRED,
+    c.VariableStatus.UNKNOWN_COMPONENT: c.CommandStatus.NOT_SUPPORTED,
+    c.VariableStatus.UNKNOWN_VARIABLE: c.CommandStatus.NOT_SUPPORTED,
+    c.VariableStatus.NOT_SUPPORTED_ATTRIBUTE_TYPE: c.CommandStatus.NOT_SUPPORTED,
 }
 
 
-def interpret(command: c.Command, answer: dict[str, Any]) -> c.CommandResult:
-    """The 2.0.1 answer in the terms of the neutral (1.6-speaking) command.
+def interpret(command: c.Command[c.CommandResult], answer: dict[str, Any]) -> c.CommandResult:
+    """The 2.0.1 answer to ``command`` as its typed result.
 
-    GetConfiguration and ChangeConfiguration become GetVariables and SetVariables, whose
-    answers have per-variable results instead of one status: they are turned back into
-    the 1.6 shape, with the 2.0.1 answer kept under ``ocpp201``.
+    GetConfiguration and ChangeConfiguration went out as GetVariables and SetVariables:
+    the per-variable results are read back as configuration keys, and kept beside them.
     """
     match command:
-        case c.ChangeConfiguration():
-            results = answer.get("setVariableResult") or [{}]
-            status = _CHANGE_STATUS.get(results[0].get("attributeStatus", ""), "Rejected")
-            return c.CommandResult(status, {"status": status, "ocpp201": answer})
+        case c.GetVariables() | c.SetVariables():
+            return c.VariableResults(_variable_results(command, answer))
         case c.GetConfiguration():
+            results = _variable_results(command, answer)
             keys = command.keys or tuple(CONFIGURATION_KEYS)
             names = {_address(variable_for_key(key)): key for key in keys}
-            known: list[dict[str, Any]] = []
+            values: list[c.ConfigurationValue] = []
             unknown: list[str] = []
-            for result in answer.get("getVariableResult") or []:
-                key = names.get(
-                    (result["component"]["name"], result["variable"]["name"]),
-                    f"{result['component']['name']}.{result['variable']['name']}",
-                )
-                if result.get("attributeStatus") == "Accepted":
-                    known.append(
-                        {"key": key, "readonly": False, "value": result.get("attributeValue")}
-                    )
+            for result in results:
+                ref = result.variable
+                key = names.get(_address(ref), f"{ref.component}.{ref.variable}")
+                if result.status == c.VariableStatus.ACCEPTED:
+                    values.append(c.ConfigurationValue(key, result.value, readonly=False))
                 else:
                     unknown.append(key)
-            shaped = {"configurationKey": known, "unknownKey": unknown, "ocpp201": answer}
-            return c.CommandResult(None, shaped)
-    return plain_result(answer)
+            return c.ConfigurationValues(tuple(values), tuple(unknown), results)
+        case c.ChangeConfiguration():
+            (result, *_) = _variable_results(command, answer)
+            return c.ConfigurationChange(_CHANGE_STATUS[result.status], result)
+        case c.GetTransactionStatus():
+            return c.TransactionState(answer.get("ongoingIndicator"), answer["messagesInQueue"])
+        case c.DataTransfer():
+            return c.DataTransferAnswer(c.CommandStatus(answer["status"]), answer.get("data"))
+        case c.GetDiagnostics():
+            return c.DiagnosticsUpload(c.CommandStatus(answer["status"]), answer.get("filename"))
+    return acknowledgement(answer)
 
 
-def _address(ref: VariableRef) -> tuple[str, str]:
+def _variable_results(
+    command: c.GetVariables | c.SetVariables | c.GetConfiguration | c.ChangeConfiguration,
+    answer: dict[str, Any],
+) -> tuple[c.VariableResult, ...]:
+    """Each variable's result; for a set, with the value it was asked to take."""
+    setting = isinstance(command, c.SetVariables | c.ChangeConfiguration)
+    asked = (
+        command.variables
+        if isinstance(command, c.SetVariables)
+        else (variable_for_key(command.key, command.value),)
+        if isinstance(command, c.ChangeConfiguration)
+        else ()
+    )
+    field = "setVariableResult" if setting else "getVariableResult"
+    return tuple(variable_of_result(result, reason_of(result), asked) for result in answer[field])
+
+
+def _address(ref: c.VariableRef) -> tuple[str, str]:
     return ref.component, ref.variable

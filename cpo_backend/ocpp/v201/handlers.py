@@ -29,7 +29,7 @@ from cpo_backend.domain.time import format_utc, parse_timestamp, utc_now
 from cpo_backend.domain.txevents import TransactionEventService
 from cpo_backend.ocpp.binding import StationSession
 from cpo_backend.ocpp.protocol import ErrorKind, OcppError
-from cpo_backend.ocpp.routing import on
+from cpo_backend.ocpp.routing import on, on_each
 from cpo_backend.ocpp.v201.payloads import (
     ACCEPTED_INFO,
     NO_AUTHORIZATION,
@@ -80,8 +80,18 @@ class Ocpp201Services:
 
     device_model: DeviceModelService
     transaction_events: TransactionEventService
-    # The command service is built after the bindings (it needs them): resolved late.
-    commands: Callable[[], CommandService]
+    # After a boot, GetTransactionStatus for the transactions the station still had.
+    commands: CommandService
+
+
+def _admit(session: StationSession, action: str, allowed: frozenset[Registration]) -> None:
+    """Refuse the call with SecurityError unless the station's registration allows it."""
+    if session.registration not in allowed:
+        raise OcppError(
+            ErrorKind.SECURITY,
+            f"{action} is not allowed before the station is accepted "
+            f"(registration {session.registration.value})",
+        )
 
 
 def handles(
@@ -92,12 +102,7 @@ def handles(
     def mark(method: HandlerMethod) -> HandlerMethod:
         @functools.wraps(method)
         async def gated(self: StationHandlers, payload: dict[str, Any]) -> dict[str, Any]:
-            if self.session.registration not in allowed:
-                raise OcppError(
-                    ErrorKind.SECURITY,
-                    f"{action} is not allowed before the station is accepted "
-                    f"(registration {self.session.registration.value})",
-                )
+            _admit(self.session, action, allowed)
             return await method(self, payload)
 
         return on(action)(gated)
@@ -137,7 +142,7 @@ class StationHandlers:
             # Asks the station about its open transactions: after our answer, not in it.
             # A boot we asked for (TriggerMessage) is no reboot: it ended nothing.
             self.session.after_reply.append(
-                lambda: self._extra.commands().settle_after_boot(self._station_id)
+                lambda: self._extra.commands.settle_after_boot(self._station_id)
             )
         if registration == Registration.ACCEPTED:
             interval = settings.heartbeat_interval
@@ -223,24 +228,13 @@ class StationHandlers:
 
     # -- kept as station events --------------------------------------------------------
 
-    async def _record(self, kind: str, payload: dict[str, Any], time_field: str | None) -> None:
+    @on_each(STORED)
+    async def keep(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Store a message of :data:`STORED` as a station event; answer as STORED says."""
+        _admit(self.session, action, _ACCEPTED_ONLY)
+        answer, time_field = STORED[action]
         moment = payload.get(time_field) if time_field else None
         await self._services.stations.record_event(
-            self._station_id, kind, payload, parse_timestamp(moment) if moment else None
+            self._station_id, action, payload, parse_timestamp(moment) if moment else None
         )
-
-
-def _stored(action: str, answer: dict[str, Any], time_field: str | None) -> HandlerMethod:
-    async def keep(self: StationHandlers, payload: dict[str, Any]) -> dict[str, Any]:
-        await self._record(action, payload, time_field)
         return dict(answer)
-
-    keep.__name__ = keep.__qualname__ = f"on_{action}"
-    keep.__doc__ = f"Store {action} as a station event; answer {answer or 'empty'}."
-    return keep
-
-
-for _action, (_answer, _time_field) in STORED.items():
-    setattr(
-        StationHandlers, f"on_{_action}", handles(_action)(_stored(_action, _answer, _time_field))
-    )

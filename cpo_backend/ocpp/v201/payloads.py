@@ -44,17 +44,18 @@ def sampled_values(meter_value: dict[str, Any]) -> list[SampledValue]:
     sampled_at = parse_timestamp(meter_value["timestamp"])
     samples = []
     for sample in meter_value["sampledValue"]:
-        unit = sample.get("unitOfMeasure") or {}
+        unit = sample.get("unitOfMeasure")
         normalised = normalise(
             sampled_at=sampled_at,
             raw_value=str(sample["value"]),
             measurand=sample.get("measurand"),
-            unit=unit.get("unit"),
+            # The schema's default unit applies once a unitOfMeasure is given.
+            unit=unit.get("unit", "Wh") if unit is not None else None,
             phase=sample.get("phase"),
             location=sample.get("location"),
             context=sample.get("context"),
             value_format=None,
-            multiplier=unit.get("multiplier", 0),
+            multiplier=unit.get("multiplier", 0) if unit is not None else 0,
         )
         signed = sample.get("signedMeterValue")
         if signed is not None:

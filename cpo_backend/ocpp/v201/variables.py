@@ -10,9 +10,16 @@ docs/ocpp.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from cpo_backend.domain.commands import CommandNotSupported, VariableRef
+from cpo_backend.domain.commands import (
+    CommandNotSupported,
+    VariableRef,
+    VariableResult,
+    VariableStatus,
+)
 
 # 1.6 key -> (component, variable, variable instance)
 CONFIGURATION_KEYS: dict[str, tuple[str, str, str | None]] = {
@@ -93,3 +100,25 @@ def set_variable_data(ref: VariableRef) -> dict[str, Any]:
         "attributeValue": ref.value,
         **component_variable(ref),
     }
+
+
+def variable_of_result(
+    result: dict[str, Any], reason: str | None, asked: Sequence[VariableRef] = ()
+) -> VariableResult:
+    """A Get/SetVariableResult as a typed result. A SetVariableResult does not repeat the
+    value; it is the one ``asked`` for the same variable."""
+    component, variable = result["component"], result["variable"]
+    evse = component.get("evse") or {}
+    ref = VariableRef(
+        component["name"],
+        variable["name"],
+        attribute_type=result.get("attributeType", "Actual"),
+        component_instance=component.get("instance"),
+        variable_instance=variable.get("instance"),
+        evse_id=evse.get("id"),
+        connector_id=evse.get("connectorId"),
+    )
+    value = result.get("attributeValue")
+    if value is None:
+        value = next((a.value for a in asked if replace(a, value=None) == ref), None)
+    return VariableResult(ref, VariableStatus(result["attributeStatus"]), value, reason)
