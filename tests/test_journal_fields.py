@@ -1,13 +1,13 @@
 """A 2.0.1 TransactionEvent has one definition, ``TransactionEventReport``
-(``domain/txevents.py``); the journal's table, its insert and the API's model follow it,
+(``domain/model.py``); the journal's table, its insert and the API's model follow it,
 so a field added to the report and forgotten elsewhere fails here rather than in a
 charger's TransactionEvent."""
 
 from __future__ import annotations
 
 from cpo_backend.db.tables import TransactionEventRow
+from cpo_backend.db.transaction_event_store import JOURNAL_COLUMNS, JOURNALED_FIELDS
 from cpo_backend.domain.model import TransactionEvent
-from cpo_backend.domain.txevents import JOURNAL_COLUMNS, JOURNALED_FIELDS
 
 
 def test_the_journal_stores_every_reported_field_but_the_samples() -> None:

@@ -5,9 +5,9 @@ elsewhere fails here rather than in a charger's MeterValues."""
 from __future__ import annotations
 
 from cpo_backend.db.tables import MeterValueRow
+from cpo_backend.db.transaction_store import METER_VALUE_COLUMNS
 from cpo_backend.domain.meter import SampledValue
 from cpo_backend.domain.model import MeterValue
-from cpo_backend.domain.transactions import METER_VALUE_COLUMNS
 
 
 def test_the_table_stores_every_field_of_a_sample_and_where_it_came_from() -> None:

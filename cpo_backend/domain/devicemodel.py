@@ -1,9 +1,10 @@
 """A station's OCPP 2.0.1 device model, as its reports describe it.
 
-A report (GetBaseReport/GetReport) arrives as NotifyReport parts numbered by ``seqNo``,
-the last one with ``tbc`` false. Each part is stored as it comes rather than held in
-memory until the last: a report of thousands of variables survives a reconnect or a
-restart half-way, and the parts may arrive in any order. A report is *complete* once
+A report (GetBaseReport/GetReport) arrives in numbered parts, the last one saying it is
+the last (the OCPP adapter reads them into :class:`ReportedVariable` values). Each part
+is stored as it comes rather than held in memory until the last: a report of thousands
+of variables survives a reconnect or a restart half-way, and the parts may arrive in any
+order. A report is *complete* once
 the last part and every part before it have arrived.
 
 Variables are addressed by component (name, instance, EVSE, connector) and variable
@@ -17,13 +18,12 @@ variables it no longer lists.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
-
 from cpo_backend.db.database import Database
-from cpo_backend.db.tables import DeviceModelReportRow, DeviceModelVariableRow
+from cpo_backend.db.device_model_store import DeviceModelStore
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.commands import (
     Acknowledgement,
@@ -91,49 +91,20 @@ def variable_key(
     return f"{component}[{component_instance or ''}]{where}/{variable}[{variable_instance or ''}]"
 
 
-def _variable_row(
-    station_id: str, request_id: int, data: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    component, variable = data["component"], data["variable"]
-    evse = component.get("evse") or {}
-    address = {
-        "component_instance": component.get("instance"),
-        "evse_id": evse.get("id"),
-        "connector_id": evse.get("connectorId"),
-        "variable_instance": variable.get("instance"),
-    }
-    return {
-        "station_id": station_id,
-        "key": variable_key(component["name"], variable["name"], **address),
-        "component": component["name"],
-        "variable": variable["name"],
-        **address,
-        "attributes": data["variableAttribute"],
-        "characteristics": data.get("variableCharacteristics"),
-        "request_id": request_id,
-        "updated_at": now,
-    }
+@dataclass(frozen=True, slots=True)
+class ReportedVariable:
+    """One variable of a report part: where it is (``variable``'s address) and its
+    attributes and characteristics as the station reported them, kept as documents."""
+
+    variable: VariableRef
+    attributes: tuple[dict[str, Any], ...]
+    characteristics: dict[str, Any] | None
 
 
 class DeviceModelService:
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._upsert = db.upsert(
-            DeviceModelVariableRow,
-            ["station_id", "key"],
-            [
-                "component",
-                "component_instance",
-                "evse_id",
-                "connector_id",
-                "variable",
-                "variable_instance",
-                "attributes",
-                "characteristics",
-                "request_id",
-                "updated_at",
-            ],
-        )
+        self._store = DeviceModelStore(db)
 
     async def record_report_part(
         self,
@@ -142,28 +113,33 @@ class DeviceModelService:
         seq_no: int,
         tbc: bool,
         generated_at: datetime,
-        report_data: Sequence[dict[str, Any]],
+        variables: Sequence[ReportedVariable],
     ) -> None:
-        """Store one NotifyReport part and advance its report's progress."""
+        """Store one report part and advance its report's progress."""
         now = utc_now()
-        rows = [_variable_row(station_id, request_id, data, now) for data in report_data]
+        rows = [
+            _variable_row(
+                station_id,
+                reported.variable,
+                list(reported.attributes),
+                now,
+                characteristics=reported.characteristics,
+                request_id=request_id,
+            )
+            for reported in variables
+        ]
 
         async def op(tx: WriteTx) -> None:
-            for row in rows:
-                tx.defer(self._upsert, row)
-            report = (
-                await tx.execute(
-                    select(DeviceModelReportRow)
-                    .where(DeviceModelReportRow.station_id == station_id)
-                    .where(DeviceModelReportRow.request_id == request_id)
-                )
-            ).first()
+            self._store.put_variables_later(tx, rows)
+            report = await self._store.report(tx, station_id, request_id)
             parts = 1 + (report.parts_received if report else 0)
             last_seq_no = seq_no if not tbc else (report.last_seq_no if report else None)
             complete = last_seq_no is not None and parts == last_seq_no + 1
             if complete and report is not None and report.report_base == FULL_INVENTORY:
-                await _prune(tx, station_id, request_id, report.first_received_at)
-            values = {
+                await self._store.remove_untold(
+                    tx, station_id, request_id, report.first_received_at
+                )
+            progress = {
                 "parts_received": parts,
                 "last_seq_no": last_seq_no,
                 "complete": complete,
@@ -171,22 +147,16 @@ class DeviceModelService:
                 "completed_at": now if complete else None,
             }
             if report is None:
-                await tx.execute(
-                    insert(DeviceModelReportRow).values(
-                        station_id=station_id,
-                        request_id=request_id,
-                        generated_at=generated_at,
-                        first_received_at=now,
-                        **values,
-                    )
+                await self._store.add_report(
+                    tx,
+                    station_id=station_id,
+                    request_id=request_id,
+                    generated_at=generated_at,
+                    first_received_at=now,
+                    **progress,
                 )
             else:
-                await tx.execute(
-                    update(DeviceModelReportRow)
-                    .where(DeviceModelReportRow.station_id == station_id)
-                    .where(DeviceModelReportRow.request_id == request_id)
-                    .values(**values)
-                )
+                await self._store.change_report(tx, station_id, request_id, **progress)
 
         await self._db.write(op)
 
@@ -209,16 +179,8 @@ class DeviceModelService:
 
         async def op(tx: WriteTx) -> None:
             for ref, value in values:
-                address = _scope(ref)
-                key = variable_key(ref.component, ref.variable, **address)
-                existing = (
-                    await tx.execute(
-                        select(DeviceModelVariableRow).where(
-                            DeviceModelVariableRow.station_id == station_id,
-                            DeviceModelVariableRow.key == key,
-                        )
-                    )
-                ).first()
+                key = variable_key(ref.component, ref.variable, **_scope(ref))
+                existing = await self._store.variable(tx, station_id, key)
                 attributes = [dict(a) for a in (existing.attributes if existing else [])]
                 found = next(
                     (a for a in attributes if a.get("type", "Actual") == ref.attribute_type), None
@@ -227,71 +189,86 @@ class DeviceModelService:
                     attributes.append({"type": ref.attribute_type, "value": value})
                 else:
                     found["value"] = value
-                row = {
-                    "station_id": station_id,
-                    "key": key,
-                    "component": ref.component,
-                    "variable": ref.variable,
-                    **address,
-                    "attributes": attributes,
-                    "characteristics": existing.characteristics if existing else None,
-                    "request_id": existing.request_id if existing else None,
-                    "updated_at": now,
-                }
-                await tx.execute(self._upsert, row)
+                row = _variable_row(
+                    station_id,
+                    ref,
+                    attributes,
+                    now,
+                    characteristics=existing.characteristics if existing else None,
+                    request_id=existing.request_id if existing else None,
+                )
+                await self._store.put_variable(tx, row)
 
         await self._db.write(op)
 
     async def _expect_report(self, station_id: str, command: GetBaseReport) -> None:
         """Note the base of a report; its parts may have come (even all of them) already."""
         now = utc_now()
-        where = (
-            DeviceModelReportRow.station_id == station_id,
-            DeviceModelReportRow.request_id == command.request_id,
-        )
+        request_id = command.request_id
 
         async def op(tx: WriteTx) -> None:
-            report = (await tx.execute(select(DeviceModelReportRow).where(*where))).first()
+            report = await self._store.report(tx, station_id, request_id)
             if report is None:
-                await tx.execute(
-                    insert(DeviceModelReportRow).values(
-                        station_id=station_id,
-                        request_id=command.request_id,
-                        parts_received=0,
-                        last_seq_no=None,
-                        complete=False,
-                        variables=0,
-                        generated_at=now,
-                        first_received_at=now,
-                        completed_at=None,
-                        report_base=command.report_base,
-                    )
+                await self._store.add_report(
+                    tx,
+                    station_id=station_id,
+                    request_id=request_id,
+                    parts_received=0,
+                    last_seq_no=None,
+                    complete=False,
+                    variables=0,
+                    generated_at=now,
+                    first_received_at=now,
+                    completed_at=None,
+                    report_base=command.report_base,
                 )
                 return
-            await tx.execute(
-                update(DeviceModelReportRow).where(*where).values(report_base=command.report_base)
+            await self._store.change_report(
+                tx, station_id, request_id, report_base=command.report_base
             )
             if report.complete and command.report_base == FULL_INVENTORY:
-                await _prune(tx, station_id, command.request_id, report.first_received_at)
+                await self._store.remove_untold(
+                    tx, station_id, request_id, report.first_received_at
+                )
 
         await self._db.write(op)
 
     async def get(self, station_id: str) -> DeviceModel:
-        reports = await self._db.fetch_all(
-            select(DeviceModelReportRow)
-            .where(DeviceModelReportRow.station_id == station_id)
-            .order_by(DeviceModelReportRow.first_received_at.desc())
-        )
-        variables = await self._db.fetch_all(
-            select(DeviceModelVariableRow)
-            .where(DeviceModelVariableRow.station_id == station_id)
-            .order_by(DeviceModelVariableRow.key)
-        )
         return DeviceModel(
             station_id=station_id,
-            reports=[DeviceModelReport.model_validate(row) for row in reports],
-            variables=[DeviceModelVariable.model_validate(row) for row in variables],
+            reports=[
+                DeviceModelReport.model_validate(row)
+                for row in await self._store.reports(station_id)
+            ],
+            variables=[
+                DeviceModelVariable.model_validate(row)
+                for row in await self._store.variables(station_id)
+            ],
         )
+
+
+def _variable_row(
+    station_id: str,
+    ref: VariableRef,
+    attributes: list[dict[str, Any]],
+    now: datetime,
+    *,
+    characteristics: dict[str, Any] | None,
+    request_id: int | None,
+) -> dict[str, Any]:
+    """A ``device_model_variables`` row: a variable at its address, as now known."""
+    scope = _scope(ref)
+    return {
+        "station_id": station_id,
+        "key": variable_key(ref.component, ref.variable, **scope),
+        "component": ref.component,
+        "variable": ref.variable,
+        **scope,
+        "attributes": attributes,
+        "characteristics": characteristics,
+        "request_id": request_id,
+        "updated_at": now,
+    }
 
 
 def _scope(ref: VariableRef) -> dict[str, Any]:
@@ -322,18 +299,3 @@ def _told_values(result: CommandResult) -> list[tuple[VariableRef, str]]:
 
 
 FULL_INVENTORY = "FullInventory"
-
-
-async def _prune(tx: WriteTx, station_id: str, request_id: int, since: datetime) -> None:
-    """A complete FullInventory lists every variable: one it left out, and that nothing
-    told since the report began, is gone from the station."""
-    await tx.execute(
-        delete(DeviceModelVariableRow).where(
-            DeviceModelVariableRow.station_id == station_id,
-            or_(
-                DeviceModelVariableRow.request_id.is_(None),
-                DeviceModelVariableRow.request_id != request_id,
-            ),
-            DeviceModelVariableRow.updated_at < since,
-        )
-    )

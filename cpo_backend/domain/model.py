@@ -4,12 +4,16 @@ whatever OCPP version the charger speaks. The operator API returns these as they
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
+from cpo_backend.domain.meter import SampledValue
 from cpo_backend.domain.time import UtcTimestamp
 
 
@@ -206,3 +210,109 @@ class StationEvent(Record):
     payload: dict[str, Any]
     occurred_at: UtcTimestamp | None
     received_at: UtcTimestamp
+
+
+# What the chargers tell and the listener checks, as the domain services take and give
+# it. They stand here rather than beside their services so that the stores in db/ can
+# take and return them without importing the services that call the stores.
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeView:
+    """What the listener needs to accept or refuse a websocket upgrade."""
+
+    station_id: str
+    password_hash: str | None
+    registration: Registration
+
+
+@dataclass(frozen=True, slots=True)
+class BootInfo:
+    vendor: str
+    model: str
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    iccid: str | None = None
+    imsi: str | None = None
+    meter_type: str | None = None
+    meter_serial_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    evse_id: int
+    connector_id: int
+    status: str
+    error_code: str | None = None
+    info: str | None = None
+    vendor_id: str | None = None
+    vendor_error_code: str | None = None
+    status_at: datetime | None = None
+
+
+class Frame(NamedTuple):
+    """One frame in or out (``direction``), as the log keeps it: its OCPP message type
+    (None for one we could not decode), action and message id when known, and its text."""
+
+    station_id: str
+    direction: str
+    message_type: int | None
+    action: str | None
+    unique_id: str | None
+    payload: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """A charger's start of a transaction (1.6 StartTransaction, a 2.0.1 event that opens one)."""
+
+    station_id: str
+    evse_id: int
+    connector_id: int
+    id_token: str | None
+    meter_start_wh: Decimal | None
+    started_at: datetime
+    reservation_id: int | None = None
+    # The charger's own id (2.0.1); None when we hand out the id (1.6).
+    charger_transaction_id: str | None = None
+    # The token's verdict when the caller asked already (2.0.1 asks for every event that
+    # carries a token): asking twice would ask a roaming eMSP twice.
+    id_token_info: IdTokenInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequest:
+    """A charger's stop of a transaction (1.6 StopTransaction, a 2.0.1 Ended)."""
+
+    station_id: str
+    charger_transaction_id: str
+    meter_stop_wh: Decimal | None
+    stopped_at: datetime
+    id_token: str | None = None
+    reason: str | None = None
+    samples: Sequence[SampledValue] = ()
+    id_token_info: IdTokenInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionEventReport:
+    """One TransactionEvent (OCPP 2.0.1), protocol spelling already translated: the
+    journal keeps it as :class:`TransactionEvent`, its samples as meter values."""
+
+    station_id: str
+    charger_transaction_id: str
+    seq_no: int
+    event_type: str
+    trigger_reason: str
+    timestamp: datetime
+    charging_state: str | None = None
+    stopped_reason: str | None = None
+    offline: bool = False
+    evse_id: int | None = None
+    connector_id: int | None = None
+    id_token: str | None = None
+    number_of_phases_used: int | None = None
+    cable_max_current: int | None = None
+    reservation_id: int | None = None
+    remote_start_id: int | None = None
+    samples: Sequence[SampledValue] = ()

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select, update
-
 from cpo_backend.db.database import Database
-from cpo_backend.db.tables import IdTokenRow
+from cpo_backend.db.token_store import TokenStore
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.errors import AlreadyExists, NotFound
 from cpo_backend.domain.model import AuthorizationStatus, IdToken, IdTokenInfo
@@ -35,6 +33,7 @@ class ForeignTokens(Protocol):
 class TokenService:
     def __init__(self, db: Database, foreign: ForeignTokens | None = None) -> None:
         self._db = db
+        self._store = TokenStore(db)
         self._foreign = foreign
 
     async def authorize(
@@ -48,21 +47,21 @@ class TokenService:
         """
         if not id_token:
             return IdTokenInfo(status=AuthorizationStatus.INVALID)
-        row = await self._db.fetch_one(select(IdTokenRow).where(IdTokenRow.id_token == id_token))
-        if row is None and self._foreign is not None:
+        token = await self._store.token(id_token)
+        if token is None and self._foreign is not None:
             foreign = await self._foreign.authorize(id_token, station_id, evse_id or None)
             if foreign is not None:
                 return foreign
-        if row is None:
+        if token is None:
             return IdTokenInfo(status=AuthorizationStatus.INVALID)
-        status = AuthorizationStatus(row.status)
+        status = token.status
         if (
             status == AuthorizationStatus.ACCEPTED
-            and row.expiry_date is not None
-            and row.expiry_date <= utc_now()
+            and token.expiry_date is not None
+            and token.expiry_date <= utc_now()
         ):
             status = AuthorizationStatus.EXPIRED
-        return IdTokenInfo(status=status, expiry_date=row.expiry_date, group_id=row.group_id)
+        return IdTokenInfo(status=status, expiry_date=token.expiry_date, group_id=token.group_id)
 
     async def create(
         self,
@@ -76,22 +75,17 @@ class TokenService:
         now = utc_now()
 
         async def op(tx: WriteTx) -> None:
-            found = await tx.execute(
-                select(IdTokenRow.id_token).where(IdTokenRow.id_token == id_token)
+            added = await self._store.add_if_new(
+                tx,
+                id_token,
+                token_type=token_type,
+                status=status,
+                expiry_date=expiry_date,
+                group_id=group_id,
+                created_at=now,
             )
-            if found.first() is not None:
+            if not added:
                 raise TokenExists(id_token)
-            await tx.execute(
-                insert(IdTokenRow).values(
-                    id_token=id_token,
-                    token_type=token_type,
-                    status=status.value,
-                    expiry_date=expiry_date,
-                    group_id=group_id,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
 
         await self._db.write(op)
         return await self.get(id_token)
@@ -102,32 +96,25 @@ class TokenService:
             values["status"] = AuthorizationStatus(values["status"]).value
         values["updated_at"] = utc_now()
 
-        async def op(tx: WriteTx) -> int:
-            result = await tx.execute(
-                update(IdTokenRow).where(IdTokenRow.id_token == id_token).values(**values)
-            )
-            return result.rowcount
+        async def op(tx: WriteTx) -> bool:
+            return await self._store.change(tx, id_token, **values)
 
-        if await self._db.write(op) == 0:
+        if not await self._db.write(op):
             raise TokenNotFound(id_token)
         return await self.get(id_token)
 
     async def delete(self, id_token: str) -> None:
-        async def op(tx: WriteTx) -> int:
-            result = await tx.execute(delete(IdTokenRow).where(IdTokenRow.id_token == id_token))
-            return result.rowcount
+        async def op(tx: WriteTx) -> bool:
+            return await self._store.remove(tx, id_token)
 
-        if await self._db.write(op) == 0:
+        if not await self._db.write(op):
             raise TokenNotFound(id_token)
 
     async def get(self, id_token: str) -> IdToken:
-        row = await self._db.fetch_one(select(IdTokenRow).where(IdTokenRow.id_token == id_token))
-        if row is None:
+        token = await self._store.token(id_token)
+        if token is None:
             raise TokenNotFound(id_token)
-        return IdToken.model_validate(row)
+        return token
 
     async def find(self, *, offset: int = 0, limit: int = 100) -> list[IdToken]:
-        rows = await self._db.fetch_all(
-            select(IdTokenRow).order_by(IdTokenRow.id_token).offset(offset).limit(limit)
-        )
-        return [IdToken.model_validate(row) for row in rows]
+        return await self._store.tokens(offset=offset, limit=limit)

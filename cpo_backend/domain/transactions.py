@@ -23,17 +23,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, insert, or_, select, update
-
-from cpo_backend.db.bulk import BulkInsert
+from cpo_backend.db import transaction_event_store as journal_store
+from cpo_backend.db import transaction_store as store
 from cpo_backend.db.database import Database
-from cpo_backend.db.tables import (
-    MeterValueRow,
-    RemoteStartRow,
-    StationRow,
-    TransactionEventRow,
-    TransactionRow,
-)
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.errors import Conflict, NotFound
 from cpo_backend.domain.events import (
@@ -50,70 +42,17 @@ from cpo_backend.domain.meter import SampledValue, energy_register
 from cpo_backend.domain.model import (
     ClosedBy,
     IdTokenInfo,
-    MeterValue,
     Transaction,
     TransactionDetails,
-    TransactionEvent,
     TransactionStatus,
 )
+from cpo_backend.domain.model import StartRequest as StartRequest  # re-exported
+from cpo_backend.domain.model import StopRequest as StopRequest  # re-exported
 from cpo_backend.domain.time import format_utc, utc_now
 from cpo_backend.domain.tokens import TokenService
 
 # OCPP 1.6: "reason ... In case of a normal stop it may be left out; Local is assumed".
 DEFAULT_STOP_REASON = "Local"
-
-# Deferred updates, one statement object each so that a batch's rows are one executemany:
-# the charger's name of a 1.6 transaction (our id), and the charger's stop.
-_NAMED = (
-    update(TransactionRow)
-    .where(TransactionRow.id == bindparam("b_id"))
-    .values(charger_transaction_id=bindparam("b_name"))
-)
-_STOPPED = (
-    update(TransactionRow)
-    .where(TransactionRow.id == bindparam("b_id"))
-    .values(
-        status=TransactionStatus.COMPLETED.value,
-        meter_stop_wh=bindparam("b_meter_stop"),
-        stopped_at=bindparam("b_stopped_at"),
-        stop_received_at=bindparam("b_received_at"),
-        stop_reason=bindparam("b_reason"),
-        stop_id_token=bindparam("b_id_token"),
-        close_note=bindparam("b_note"),
-        last_meter_wh=bindparam("b_last_meter"),
-        last_meter_at=bindparam("b_last_meter_at"),
-    )
-)
-
-# A stored meter value: where and when it was received, then the sample's own fields
-# (``SampledValue``, their one definition).
-METER_VALUE_COLUMNS = (
-    "station_id",
-    "evse_id",
-    "connector_id",
-    "transaction_id",
-    "received_at",
-    "after_stop",
-    *SampledValue._fields,
-)
-_insert_meter_value = BulkInsert(
-    MeterValueRow.__table__,  # type: ignore[arg-type]
-    list(METER_VALUE_COLUMNS),
-    # A sample already stored (the identity of uq_meter_values_sample) is a resend.
-    skip_duplicates=True,
-)
-_advance_meter = (
-    update(TransactionRow)
-    .where(TransactionRow.id == bindparam("b_id"))
-    .where(TransactionRow.status == TransactionStatus.ACTIVE.value)
-    .where(
-        or_(
-            TransactionRow.last_meter_at.is_(None),
-            TransactionRow.last_meter_at <= bindparam("b_at"),
-        )
-    )
-    .values(last_meter_wh=bindparam("b_wh"), last_meter_at=bindparam("b_at"))
-)
 
 
 class TransactionNotFound(NotFound):
@@ -134,39 +73,11 @@ class TransactionNotActive(Conflict):
 
 
 @dataclass(frozen=True, slots=True)
-class StartRequest:
-    station_id: str
-    evse_id: int
-    connector_id: int
-    id_token: str | None
-    meter_start_wh: Decimal | None
-    started_at: datetime
-    reservation_id: int | None = None
-    # The charger's own id (2.0.1); None when we hand out the id (1.6).
-    charger_transaction_id: str | None = None
-    # The token's verdict when the caller asked already (2.0.1 asks for every event that
-    # carries a token): asking twice would ask a roaming eMSP twice.
-    id_token_info: IdTokenInfo | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class StartResult:
     transaction_id: int
     charger_transaction_id: str
     id_token_info: IdTokenInfo
     replayed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class StopRequest:
-    station_id: str
-    charger_transaction_id: str
-    meter_stop_wh: Decimal | None
-    stopped_at: datetime
-    id_token: str | None = None
-    reason: str | None = None
-    samples: Sequence[SampledValue] = ()
-    id_token_info: IdTokenInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,64 +141,15 @@ class TransactionService:
         self, tx: WriteTx, request: StartRequest, info: IdTokenInfo, now: datetime
     ) -> StartResult:
         """Start a transaction in ``tx``, or find the one this start (a replay) made."""
-        if request.charger_transaction_id is not None:
-            # The charger names its transactions (2.0.1): the name identifies a replay.
-            same_start = TransactionRow.charger_transaction_id == request.charger_transaction_id
-        else:
-            same_start = and_(
-                TransactionRow.evse_id == request.evse_id,
-                TransactionRow.connector_id == request.connector_id,
-                TransactionRow.started_at == request.started_at,
-                _matches(TransactionRow.meter_start_wh, request.meter_start_wh),
-                _matches(TransactionRow.id_token, request.id_token),
-            )
-        active_here = and_(
-            TransactionRow.evse_id == request.evse_id,
-            TransactionRow.status == TransactionStatus.ACTIVE.value,
-        )
-        # One read for both questions (is this a replay; what runs on this EVSE): every
-        # statement in the writer is a round trip the whole batch waits for.
-        found = (
-            await tx.execute(
-                select(
-                    TransactionRow.id,
-                    TransactionRow.charger_transaction_id,
-                    TransactionRow.last_meter_wh,
-                    TransactionRow.last_meter_at,
-                    case((same_start, True), else_=False).label("replay"),
-                ).where(
-                    TransactionRow.station_id == request.station_id,
-                    TransactionRow.status != TransactionStatus.ORPHAN.value,
-                    or_(same_start, active_here),
-                )
-            )
-        ).all()
-        replay = next((row for row in found if row.replay), None)
+        found = await store.same_start_or_active(tx, request)
+        replay = next((match for match in found if match.replay), None)
         if replay is not None:
             return StartResult(replay.id, replay.charger_transaction_id, info, True)
         await self._supersede(tx, request, found, now)
-        inserted = await tx.execute(
-            insert(TransactionRow)
-            .values(
-                station_id=request.station_id,
-                evse_id=request.evse_id,
-                connector_id=request.connector_id,
-                charger_transaction_id=request.charger_transaction_id,
-                status=TransactionStatus.ACTIVE.value,
-                id_token=request.id_token,
-                reservation_id=request.reservation_id,
-                meter_start_wh=request.meter_start_wh,
-                started_at=request.started_at,
-                start_received_at=now,
-                last_meter_wh=request.meter_start_wh,
-                last_meter_at=request.started_at,
-            )
-            .returning(TransactionRow.id)
-        )
-        transaction_id: int = inserted.scalar_one()
+        transaction_id = await store.insert_transaction(tx, request, now)
         charger_id = request.charger_transaction_id or str(transaction_id)
         if request.charger_transaction_id is None:
-            tx.defer(_NAMED, {"b_id": transaction_id, "b_name": charger_id})
+            store.defer_charger_name(tx, transaction_id, charger_id)
         tx.emit(
             TransactionStarted(
                 request.station_id,
@@ -316,25 +178,8 @@ class TransactionService:
         now = utc_now()
 
         async def op(tx: WriteTx) -> None:
-            seen = (
-                await tx.execute(
-                    select(StationRow.previous_seen_at).where(StationRow.id == station_id)
-                )
-            ).scalar_one_or_none()
-            query = (
-                select(
-                    TransactionRow.id,
-                    TransactionRow.last_meter_wh,
-                    TransactionRow.last_meter_at,
-                    TransactionRow.started_at,
-                )
-                .where(TransactionRow.station_id == station_id)
-                .where(TransactionRow.status == TransactionStatus.ACTIVE.value)
-            )
-            if only is not None:
-                query = query.where(TransactionRow.id.in_(list(only)))
-            active = await tx.execute(query)
-            for transaction in active.all():
+            seen = await store.previous_seen_at(tx, station_id)
+            for transaction in await store.active_on_station(tx, station_id, only):
                 evidence = [
                     t for t in (transaction.last_meter_at, transaction.started_at, seen) if t
                 ]
@@ -355,34 +200,18 @@ class TransactionService:
         """Make a transaction reconciled at a boot active again: the charger reports it
         after the boot, so the boot did not end it. False when it was not ours to
         reopen (the charger stopped it meanwhile, or it was not reconciled)."""
-        changed = await tx.execute(
-            update(TransactionRow)
-            .where(
-                TransactionRow.id == transaction.id,
-                TransactionRow.status == TransactionStatus.COMPLETED.value,
-                TransactionRow.closed_by == ClosedBy.RECONCILED.value,
-                TransactionRow.stop_reason.is_(None),
-            )
-            .values(
-                status=TransactionStatus.ACTIVE.value,
-                closed_by=None,
-                close_note=(
-                    f"{transaction.close_note or ''}; reopened at {now.isoformat()}: "
-                    "the charger went on reporting it"
-                ),
-                meter_stop_wh=None,
-                stopped_at=None,
-                stop_received_at=None,
-            )
+        note = (
+            f"{transaction.close_note or ''}; reopened at {now.isoformat()}: "
+            "the charger went on reporting it"
         )
-        if not changed.rowcount:
+        if not await store.reopen_reconciled(tx, transaction.id, note):
             return False
         tx.emit(TransactionReopened(transaction.station_id, now, transaction.id))
         return True
 
     @staticmethod
     async def _supersede(
-        tx: WriteTx, request: StartRequest, active: Sequence[Any], now: datetime
+        tx: WriteTx, request: StartRequest, active: Sequence[store.StartMatch], now: datetime
     ) -> None:
         """Close the transactions still active on the EVSE a new one starts on."""
         for old in active:
@@ -444,14 +273,15 @@ class TransactionService:
         now: datetime,
     ) -> None:
         """Queue ``samples`` in ``tx``; the register among them advances the transaction."""
-        tx.insert_later(
-            _insert_meter_value,
-            [
-                _meter_row(
-                    station_id, evse_id, connector_id, transaction_id, sample, now, after_stop
-                )
-                for sample in samples
-            ],
+        store.defer_samples(
+            tx,
+            station_id,
+            evse_id,
+            connector_id,
+            transaction_id,
+            samples,
+            now,
+            after_stop=after_stop,
         )
         register = energy_register(samples)
         if (
@@ -460,10 +290,7 @@ class TransactionService:
             and register is not None
             and register.value is not None
         ):
-            tx.defer(
-                _advance_meter,
-                {"b_id": transaction_id, "b_wh": register.value, "b_at": register.sampled_at},
-            )
+            store.defer_meter_advance(tx, transaction_id, register.value, register.sampled_at)
             tx.emit(TransactionMetered(station_id, now, transaction_id, register.value))
 
     async def _resolve(
@@ -495,83 +322,61 @@ class TransactionService:
         """Record the charger's stop in ``tx``; returns our transaction id (an orphan's
         when the transaction was never seen start)."""
         reason = request.reason or DEFAULT_STOP_REASON
-        found = (
-            await tx.execute(
-                select(TransactionRow)
-                .where(TransactionRow.station_id == request.station_id)
-                .where(TransactionRow.charger_transaction_id == request.charger_transaction_id)
-                .order_by(TransactionRow.id.desc())
-            )
-        ).first()
+        found = await store.latest_by_charger_id(
+            tx, request.station_id, request.charger_transaction_id
+        )
         if found is None:
-            transaction_id = await self._insert_orphan(tx, request, reason, now)
+            transaction_id = await store.insert_orphan(
+                tx,
+                request,
+                reason,
+                now,
+                note="stop received for a transaction this CSMS never saw start",
+            )
             evse_id, connector_id = 0, 0
         elif found.stop_reason is not None or found.status == TransactionStatus.ORPHAN:
-            replayed: int = found.id
-            return replayed  # the charger repeats a stop we already recorded
+            return found.id  # the charger repeats a stop we already recorded
         else:
             transaction_id, evse_id, connector_id = found.id, found.evse_id, found.connector_id
             note = found.close_note
             if found.closed_by is not None:
                 note = f"{note or ''}; the charger's stop arrived at {now.isoformat()}"
-            values: dict[str, Any] = {
-                "b_id": found.id,
-                "b_meter_stop": request.meter_stop_wh,
-                "b_stopped_at": request.stopped_at,
-                "b_received_at": now,
-                "b_reason": reason,
-                "b_id_token": request.id_token,
-                "b_note": note,
-                "b_last_meter": found.last_meter_wh,
-                "b_last_meter_at": found.last_meter_at,
-            }
+            last_meter_wh, last_meter_at = found.last_meter_wh, found.last_meter_at
             # The stop's own samples (1.6 transactionData, a 2.0.1 Ended's meterValue)
             # are the newest reading too.
             register = energy_register(request.samples)
             if (
                 register is not None
                 and register.value is not None
-                and (found.last_meter_at is None or register.sampled_at >= found.last_meter_at)
+                and (last_meter_at is None or register.sampled_at >= last_meter_at)
             ):
-                values |= {"b_last_meter": register.value, "b_last_meter_at": register.sampled_at}
-            tx.defer(_STOPPED, values)
+                last_meter_wh, last_meter_at = register.value, register.sampled_at
+            store.defer_stop(
+                tx,
+                found.id,
+                request,
+                reason,
+                now,
+                note=note,
+                last_meter_wh=last_meter_wh,
+                last_meter_at=last_meter_at,
+            )
             if found.closed_by is None:
                 tx.emit(TransactionEnded(request.station_id, now, found.id, None))
             else:
                 # We had closed it on an estimate: the charger's values replace ours.
                 tx.emit(TransactionCorrected(request.station_id, now, found.id))
-        tx.insert_later(
-            _insert_meter_value,
-            [
-                _meter_row(
-                    request.station_id, evse_id, connector_id, transaction_id, sample, now, False
-                )
-                for sample in request.samples
-            ],
+        store.defer_samples(
+            tx,
+            request.station_id,
+            evse_id,
+            connector_id,
+            transaction_id,
+            request.samples,
+            now,
+            after_stop=False,
         )
         return transaction_id
-
-    @staticmethod
-    async def _insert_orphan(tx: WriteTx, request: StopRequest, reason: str, now: datetime) -> int:
-        inserted = await tx.execute(
-            insert(TransactionRow)
-            .values(
-                station_id=request.station_id,
-                evse_id=0,
-                connector_id=0,
-                charger_transaction_id=request.charger_transaction_id,
-                status=TransactionStatus.ORPHAN.value,
-                stop_id_token=request.id_token,
-                meter_stop_wh=request.meter_stop_wh,
-                stopped_at=request.stopped_at,
-                stop_received_at=now,
-                stop_reason=reason,
-                close_note="stop received for a transaction this CSMS never saw start",
-            )
-            .returning(TransactionRow.id)
-        )
-        orphan_id: int = inserted.scalar_one()
-        return orphan_id
 
     async def learn(
         self,
@@ -591,20 +396,13 @@ class TransactionService:
         ``id_token`` (authorization after the cable was plugged in) is set when none is
         known. ``charging_state`` is the newest state and always replaces the old one.
         """
-        row = (
-            await tx.execute(
-                select(TransactionRow)
-                .where(TransactionRow.station_id == station_id)
-                .where(TransactionRow.charger_transaction_id == charger_transaction_id)
-                .order_by(TransactionRow.id.desc())
-            )
-        ).first()
-        if row is None:
+        transaction = await store.latest_by_charger_id(tx, station_id, charger_transaction_id)
+        if transaction is None:
             return
         values: dict[str, Any] = {}
         if charging_state is not None:
             values["charging_state"] = charging_state
-        if id_token is not None and row.id_token is None:
+        if id_token is not None and transaction.id_token is None:
             values["id_token"] = id_token
         if start is not None:
             known = {
@@ -614,9 +412,9 @@ class TransactionService:
                 "reservation_id": start.reservation_id,
             }
             values.update(
-                {name: value for name, value in known.items() if getattr(row, name) is None}
+                {name: value for name, value in known.items() if getattr(transaction, name) is None}
             )
-            if row.status == TransactionStatus.ORPHAN:
+            if transaction.status == TransactionStatus.ORPHAN:
                 values.update(
                     status=TransactionStatus.COMPLETED.value,
                     evse_id=start.evse_id,
@@ -624,25 +422,23 @@ class TransactionService:
                     close_note=None,
                 )
         if values:
-            await tx.execute(
-                update(TransactionRow).where(TransactionRow.id == row.id).values(**values)
-            )
+            await store.update_transaction(tx, transaction.id, values)
         now = utc_now()
-        if start is not None and row.status == TransactionStatus.ORPHAN:
+        if start is not None and transaction.status == TransactionStatus.ORPHAN:
             # Its Ended came first (offline events out of order): the transaction starts
             # and ends now, as far as whoever follows the log can tell.
-            token = values.get("id_token", row.id_token)
+            token = values.get("id_token", transaction.id_token)
             tx.emit(
                 TransactionStarted(
-                    station_id, now, row.id, start.evse_id, start.connector_id, token
+                    station_id, now, transaction.id, start.evse_id, start.connector_id, token
                 )
             )
-            tx.emit(TransactionEnded(station_id, now, row.id, None))
+            tx.emit(TransactionEnded(station_id, now, transaction.id, None))
             return
         learnt = values.get("id_token")
-        if learnt is not None and row.status != TransactionStatus.ORPHAN:
+        if learnt is not None and transaction.status != TransactionStatus.ORPHAN:
             # Cable first: the driver is known only now.
-            tx.emit(TransactionAuthorized(station_id, now, row.id, learnt))
+            tx.emit(TransactionAuthorized(station_id, now, transaction.id, learnt))
 
     # -- remote starts -----------------------------------------------------------------
 
@@ -651,35 +447,9 @@ class TransactionService:
     ) -> None:
         """Keep the token of a remote start we are about to send, by its id."""
         now = utc_now()
-
-        async def op(tx: WriteTx) -> None:
-            key = (RemoteStartRow.station_id == station_id) & (
-                RemoteStartRow.remote_start_id == remote_start_id
-            )
-            await tx.execute(delete(RemoteStartRow).where(key))
-            await tx.execute(
-                insert(RemoteStartRow).values(
-                    station_id=station_id,
-                    remote_start_id=remote_start_id,
-                    id_token=id_token,
-                    created_at=now,
-                )
-            )
-
-        await self._db.write(op)
-
-    @staticmethod
-    async def remote_start_token(tx: WriteTx, station_id: str, remote_start_id: int) -> str | None:
-        """The token we sent with the remote start ``remote_start_id``, if we sent it."""
-        token: str | None = (
-            await tx.execute(
-                select(RemoteStartRow.id_token).where(
-                    RemoteStartRow.station_id == station_id,
-                    RemoteStartRow.remote_start_id == remote_start_id,
-                )
-            )
-        ).scalar_one_or_none()
-        return token
+        await self._db.write(
+            lambda tx: store.keep_remote_start(tx, station_id, remote_start_id, id_token, now)
+        )
 
     # -- operator ----------------------------------------------------------------------
 
@@ -688,19 +458,19 @@ class TransactionService:
         now = utc_now()
 
         async def op(tx: WriteTx) -> None:
-            row = (
-                await tx.execute(select(TransactionRow).where(TransactionRow.id == transaction_id))
-            ).first()
-            if row is None:
+            transaction = await store.transaction_by_id(tx, transaction_id)
+            if transaction is None:
                 raise TransactionNotFound(transaction_id)
-            if row.status != TransactionStatus.ACTIVE.value:
-                raise TransactionNotActive(transaction_id, row.status, row.stopped_at)
+            if transaction.status != TransactionStatus.ACTIVE:
+                raise TransactionNotActive(
+                    transaction_id, transaction.status, transaction.stopped_at
+                )
             await _close_as(
                 tx,
                 ClosedBy.FORCE_CLOSED,
-                station_id=row.station_id,
+                station_id=transaction.station_id,
                 transaction_id=transaction_id,
-                last_meter_wh=row.last_meter_wh,
+                last_meter_wh=transaction.last_meter_wh,
                 stopped_at=now,
                 note=note or "closed by the operator",
                 now=now,
@@ -710,30 +480,19 @@ class TransactionService:
         return await self.get(transaction_id)
 
     async def get(self, transaction_id: int) -> Transaction:
-        row = await self._db.fetch_one(
-            select(TransactionRow).where(TransactionRow.id == transaction_id)
-        )
-        if row is None:
+        transaction = await store.transaction_by_id(self._db, transaction_id)
+        if transaction is None:
             raise TransactionNotFound(transaction_id)
-        return Transaction.model_validate(row)
+        return transaction
 
     async def details(self, transaction_id: int) -> TransactionDetails:
         transaction = await self.get(transaction_id)
-        rows = await self._db.fetch_all(
-            select(MeterValueRow)
-            .where(MeterValueRow.transaction_id == transaction_id)
-            .order_by(MeterValueRow.sampled_at, MeterValueRow.id)
-        )
-        journal = await self._db.fetch_all(
-            select(TransactionEventRow)
-            .where(TransactionEventRow.transaction_id == transaction_id)
-            .order_by(TransactionEventRow.seq_no)
-        )
-        events = [TransactionEvent.model_validate(row) for row in journal]
+        meter_values = await store.meter_values(self._db, transaction_id)
+        events = await journal_store.journal(self._db, transaction_id)
         received = {event.seq_no for event in events}
         return TransactionDetails(
             **transaction.model_dump(),
-            meter_values=[MeterValue.model_validate(row) for row in rows],
+            meter_values=meter_values,
             events=events,
             missing_seq_nos=[n for n in range(max(received, default=-1)) if n not in received],
         )
@@ -741,26 +500,18 @@ class TransactionService:
     async def find_by_charger_id(
         self, station_id: str, charger_transaction_id: str
     ) -> Transaction | None:
-        row = await self._db.fetch_one(
-            select(TransactionRow)
-            .where(TransactionRow.station_id == station_id)
-            .where(TransactionRow.charger_transaction_id == charger_transaction_id)
-            .order_by(TransactionRow.id.desc())
-        )
-        return Transaction.model_validate(row) if row else None
+        return await store.latest_by_charger_id(self._db, station_id, charger_transaction_id)
 
     async def find(self, query: TransactionFilter) -> list[Transaction]:
-        statement = select(TransactionRow).order_by(TransactionRow.id.desc())
-        if query.station_id is not None:
-            statement = statement.where(TransactionRow.station_id == query.station_id)
-        if query.status is not None:
-            statement = statement.where(TransactionRow.status == query.status.value)
-        if query.started_from is not None:
-            statement = statement.where(TransactionRow.started_at >= query.started_from)
-        if query.started_to is not None:
-            statement = statement.where(TransactionRow.started_at < query.started_to)
-        statement = statement.offset(query.offset).limit(query.limit)
-        return [Transaction.model_validate(row) for row in await self._db.fetch_all(statement)]
+        return await store.find_transactions(
+            self._db,
+            station_id=query.station_id,
+            status=query.status,
+            started_from=query.started_from,
+            started_to=query.started_to,
+            offset=query.offset,
+            limit=query.limit,
+        )
 
 
 def survived_boot(transaction: Transaction, reported_at: datetime | None) -> bool:
@@ -791,34 +542,13 @@ async def _close_as(
     its EVSE, the operator), on an estimate: its last reading is its end. The
     ``TransactionEnded`` names ``closed_by``, so that the charger's real stop, if it
     comes, is taken as a correction (:meth:`TransactionService.close`)."""
-    await tx.execute(
-        update(TransactionRow)
-        .where(TransactionRow.id == transaction_id)
-        .values(
-            status=TransactionStatus.COMPLETED.value,
-            closed_by=closed_by.value,
-            close_note=note,
-            meter_stop_wh=last_meter_wh,
-            stopped_at=stopped_at,
-            stop_received_at=now,
-        )
+    await store.close_on_estimate(
+        tx,
+        transaction_id,
+        closed_by,
+        meter_stop_wh=last_meter_wh,
+        stopped_at=stopped_at,
+        received_at=now,
+        note=note,
     )
     tx.emit(TransactionEnded(station_id, now, transaction_id, closed_by))
-
-
-def _matches(column: Any, value: Any) -> Any:
-    """``column = value``, where a missing value matches only a missing value."""
-    return column.is_(None) if value is None else column == value
-
-
-def _meter_row(
-    station_id: str,
-    evse_id: int,
-    connector_id: int,
-    transaction_id: int | None,
-    sample: SampledValue,
-    received_at: datetime,
-    after_stop: bool,
-) -> tuple[Any, ...]:
-    """A meter value row, in the order of ``METER_VALUE_COLUMNS``."""
-    return (station_id, evse_id, connector_id, transaction_id, received_at, after_stop, *sample)

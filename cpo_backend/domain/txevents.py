@@ -28,63 +28,35 @@ resend is either a replay (all of it was committed) or new (none of it was).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from operator import attrgetter
 
 import structlog
-from sqlalchemy import select
 
-from cpo_backend.db.bulk import BulkInsert
+from cpo_backend.db import transaction_event_store as journal_store
+from cpo_backend.db import transaction_store as store
 from cpo_backend.db.database import Database
-from cpo_backend.db.tables import TransactionEventRow
 from cpo_backend.db.writer import WriteTx
 from cpo_backend.domain.events import DomainEvent, EventBus, TransactionEnded
-from cpo_backend.domain.meter import SampledValue, energy_register_wh
+from cpo_backend.domain.meter import energy_register_wh
 from cpo_backend.domain.model import (
     AuthorizationStatus,
     IdTokenInfo,
+    StartRequest,
+    StopRequest,
     Transaction,
     TransactionStatus,
 )
+from cpo_backend.domain.model import TransactionEventReport as TransactionEventReport  # re-exported
 from cpo_backend.domain.time import utc_now
 from cpo_backend.domain.tokens import TokenService
-from cpo_backend.domain.transactions import (
-    StartRequest,
-    StopRequest,
-    TransactionService,
-    survived_boot,
-)
+from cpo_backend.domain.transactions import TransactionService, survived_boot
 
 log = structlog.get_logger(__name__)
 
 STARTED = "Started"
 UPDATED = "Updated"
 ENDED = "Ended"
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionEventReport:
-    """One TransactionEvent, protocol spelling already translated."""
-
-    station_id: str
-    charger_transaction_id: str
-    seq_no: int
-    event_type: str
-    trigger_reason: str
-    timestamp: datetime
-    charging_state: str | None = None
-    stopped_reason: str | None = None
-    offline: bool = False
-    evse_id: int | None = None
-    connector_id: int | None = None
-    id_token: str | None = None
-    number_of_phases_used: int | None = None
-    cable_max_current: int | None = None
-    reservation_id: int | None = None
-    remote_start_id: int | None = None
-    samples: Sequence[SampledValue] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,18 +92,6 @@ _Identity = tuple[int, str, datetime]
 The seqNo alone is not one: some chargers number every event 0 (solidstudiosh VCP)."""
 
 _ACCEPTED = IdTokenInfo(status=AuthorizationStatus.ACCEPTED)
-
-# A journal row is the event as reported, but for its samples (stored as meter values),
-# then our transaction id and when it came: the report's fields are its one definition.
-JOURNALED_FIELDS = tuple(f.name for f in fields(TransactionEventReport) if f.name != "samples")
-JOURNAL_COLUMNS = (*JOURNALED_FIELDS, "transaction_id", "received_at")
-_journaled = attrgetter(*JOURNALED_FIELDS)
-_journal_insert = BulkInsert(
-    TransactionEventRow.__table__,  # type: ignore[arg-type]
-    list(JOURNAL_COLUMNS),
-    # A replay racing its original (a reconnect overlapping the old socket) loses.
-    skip_duplicates=True,
-)
 
 
 class TransactionEventService:
@@ -194,7 +154,7 @@ class TransactionEventService:
                 transaction_id = await self._start_or_update(
                     tx, event, known, newest_state, info, now
                 )
-            tx.insert_later(_journal_insert, [_journal_row(event, transaction_id, now)])
+            journal_store.defer_journal_entry(tx, event, transaction_id, now)
             return transaction_id
 
         transaction_id = await self._db.write(op)
@@ -227,23 +187,16 @@ class TransactionEventService:
         )
 
     async def _load(self, key: tuple[str, str]) -> _Progress:
-        rows = await self._db.fetch_all(
-            select(
-                TransactionEventRow.seq_no,
-                TransactionEventRow.event_type,
-                TransactionEventRow.charging_state,
-                TransactionEventRow.timestamp,
-            )
-            .where(TransactionEventRow.station_id == key[0])
-            .where(TransactionEventRow.charger_transaction_id == key[1])
-        )
+        journaled = await journal_store.journaled_events(self._db, *key)
         states = sorted(
-            (row.timestamp, row.charging_state) for row in rows if row.charging_state is not None
+            (event.timestamp, event.charging_state)
+            for event in journaled
+            if event.charging_state is not None
         )
         newest = states[-1] if states else (None, None)
         progress = self._progress[key] = _Progress(
-            {(row.seq_no, row.event_type, row.timestamp) for row in rows},
-            {row.seq_no for row in rows},
+            {(event.seq_no, event.event_type, event.timestamp) for event in journaled},
+            {event.seq_no for event in journaled},
             *newest,
         )
         return progress
@@ -261,9 +214,7 @@ class TransactionEventService:
         if id_token is None and event.remote_start_id is not None:
             # Started by our RequestStartTransaction and named only by its id: the token
             # we sent is the driver's.
-            id_token = await self._transactions.remote_start_token(
-                tx, event.station_id, event.remote_start_id
-            )
+            id_token = await store.remote_start_token(tx, event.station_id, event.remote_start_id)
         start = StartRequest(
             station_id=event.station_id,
             evse_id=event.evse_id if event.evse_id is not None else 0,
@@ -343,10 +294,3 @@ class TransactionEventService:
         if progress.state_at is not None and event.timestamp < progress.state_at:
             return None  # a late event: a newer one already set the state
         return event.charging_state if event.charging_state != progress.state else None
-
-
-def _journal_row(
-    event: TransactionEventReport, transaction_id: int | None, received_at: datetime
-) -> tuple[object, ...]:
-    """The journal row of ``event``, in the order of ``JOURNAL_COLUMNS``."""
-    return (*_journaled(event), transaction_id, received_at)

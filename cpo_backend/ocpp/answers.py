@@ -9,7 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from cpo_backend.domain.charging import ChargingProfile, ChargingSchedule, ProfileKind
+from cpo_backend.domain.charging import (
+    ChargingProfile,
+    ChargingSchedule,
+    ProfileKind,
+    ProfilePurpose,
+)
 from cpo_backend.domain.commands import Acknowledgement, CommandStatus
 from cpo_backend.domain.time import format_utc
 
@@ -20,6 +25,8 @@ _KINDS = {
     ProfileKind.RELATIVE: "Relative",
 }
 _RECURRENCY = {"daily": "Daily", "weekly": "Weekly"}
+# Both versions' purposes but the station's ceiling, which each version names its own way.
+_PURPOSES = {ProfilePurpose.TX_DEFAULT: "TxDefaultProfile", ProfilePurpose.TX: "TxProfile"}
 
 
 def acknowledgement(answer: dict[str, Any]) -> Acknowledgement:
@@ -46,9 +53,11 @@ def number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def profile_fields(profile: ChargingProfile, purpose: str) -> dict[str, Any]:
+def profile_fields(profile: ChargingProfile, station_max: str) -> dict[str, Any]:
     """The fields of a charging profile that both versions name alike (not its id,
-    schedule or transaction, which differ)."""
+    schedule or transaction, which differ); ``station_max``: the version's name of the
+    station's ceiling."""
+    purpose = _PURPOSES.get(profile.purpose, station_max)
     return present(
         {
             "stackLevel": profile.stack_level,

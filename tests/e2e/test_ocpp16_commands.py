@@ -45,6 +45,43 @@ async def run(api: httpx.AsyncClient, name: str, body: dict[str, Any] | None = N
     return response.json()
 
 
+# A transaction's limit as the API takes it: the neutral charging profile.
+PROFILE = {
+    "id": 7,
+    "stack_level": 1,
+    "purpose": "tx",
+    "kind": "relative",
+    "schedule": {
+        "rate_unit": "A",
+        "periods": [{"start": 0, "limit": "16"}, {"start": 600, "limit": "7.5", "phases": 1}],
+        "duration": 3600,
+    },
+}
+
+
+async def test_remote_start_carries_a_charging_profile_as_1_6_writes_it(
+    cp: ChargePoint16, api: httpx.AsyncClient
+) -> None:
+    answer = await run(
+        api, "remote-start", {"id_token": "DRIVER-P", "evse_id": 1, "charging_profile": PROFILE}
+    )
+    assert answer["status"] == "Accepted"
+    assert (await cp.wait_for("RemoteStartTransaction"))["chargingProfile"] == {
+        "chargingProfileId": 7,
+        "stackLevel": 1,
+        "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Relative",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 16},
+                {"startPeriod": 600, "limit": 7.5, "numberPhases": 1},
+            ],
+            "duration": 3600,
+        },
+    }
+
+
 async def test_remote_start_then_remote_stop_by_our_transaction_id(
     cp: ChargePoint16, api: httpx.AsyncClient
 ) -> None:

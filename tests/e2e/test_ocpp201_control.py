@@ -14,6 +14,45 @@ from tests.e2e.helpers import command, create_token, events, station, transactio
 VARIABLES = {("SampledDataCtrlr", "TxUpdatedInterval"): "1"}
 
 
+async def test_remote_start_carries_a_charging_profile_as_2_0_1_writes_it(
+    ocpp_url: str, api: httpx.AsyncClient
+) -> None:
+    profile = {
+        "id": 9,
+        "stack_level": 0,
+        "purpose": "tx",
+        "kind": "absolute",
+        "schedule": {
+            "rate_unit": "W",
+            "periods": [{"start": 0, "limit": "11000"}],
+            "start_schedule": "2026-12-08T10:00:00Z",
+        },
+    }
+    async with connect(ocpp_url, "CS_PROFILE", variables=VARIABLES) as cs:
+        await cs.start_up()
+        started = await command(
+            api,
+            "CS_PROFILE",
+            "remote-start",
+            {"id_token": "PROFILED", "evse_id": 1, "charging_profile": profile},
+        )
+        assert started.json()["status"] == "Accepted"
+        assert (await cs.wait_for("RequestStartTransaction"))["chargingProfile"] == {
+            "id": 9,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Absolute",
+            "chargingSchedule": [
+                {
+                    "id": 9,
+                    "chargingRateUnit": "W",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 11000}],
+                    "startSchedule": "2026-12-08T10:00:00.000Z",
+                }
+            ],
+        }
+
+
 async def test_remote_start_and_stop(ocpp_url: str, api: httpx.AsyncClient) -> None:
     await create_token(api, "REMOTE-201")
     async with connect(ocpp_url, "CS_REMOTE", variables=VARIABLES) as cs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cpo_backend.domain import commands as c
-from cpo_backend.domain.charging import ChargingProfile, ProfilePurpose
+from cpo_backend.domain.charging import ChargingProfile
 from cpo_backend.domain.time import format_utc
 from cpo_backend.ocpp.answers import (
     acknowledgement,
@@ -13,12 +13,6 @@ from cpo_backend.ocpp.answers import (
     profile_fields,
     schedule_fields,
 )
-
-_PURPOSES = {
-    ProfilePurpose.STATION_MAX: "ChargePointMaxProfile",
-    ProfilePurpose.TX_DEFAULT: "TxDefaultProfile",
-    ProfilePurpose.TX: "TxProfile",
-}
 
 
 def translate(command: c.Command[c.CommandResult]) -> tuple[str, dict[str, Any]]:
@@ -107,7 +101,7 @@ def charging_profile(profile: ChargingProfile) -> dict[str, Any]:
     return present(
         {
             "chargingProfileId": profile.id,
-            **profile_fields(profile, _PURPOSES[profile.purpose]),
+            **profile_fields(profile, station_max="ChargePointMaxProfile"),
             "chargingSchedule": schedule_fields(profile.schedule),
         },
         transactionId=int(transaction) if transaction is not None else None,

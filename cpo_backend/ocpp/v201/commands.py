@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from cpo_backend.domain import commands as c
-from cpo_backend.domain.charging import ChargingProfile, ProfilePurpose
+from cpo_backend.domain.charging import ChargingProfile
 from cpo_backend.domain.time import format_utc
 from cpo_backend.ocpp.answers import (
     acknowledgement,
@@ -32,12 +32,6 @@ _RESET_TYPES = {"soft": "OnIdle", "hard": "Immediate"}
 
 # Neutral TriggerMessage names whose 2.0.1 message differs; the others are the same.
 _TRIGGERED = {c.TriggeredMessage.DIAGNOSTICS_STATUS: "LogStatusNotification"}
-
-_PURPOSES = {
-    ProfilePurpose.STATION_MAX: "ChargingStationMaxProfile",
-    ProfilePurpose.TX_DEFAULT: "TxDefaultProfile",
-    ProfilePurpose.TX: "TxProfile",
-}
 
 
 def translate(command: c.Command[c.CommandResult]) -> tuple[str, dict[str, Any]]:
@@ -149,7 +143,7 @@ def charging_profile(profile: ChargingProfile) -> dict[str, Any]:
     return present(
         {
             "id": profile.id,
-            **profile_fields(profile, _PURPOSES[profile.purpose]),
+            **profile_fields(profile, station_max="ChargingStationMaxProfile"),
             "chargingSchedule": [{"id": profile.id, **schedule_fields(profile.schedule)}],
         },
         transactionId=profile.charger_transaction_id,

@@ -38,6 +38,7 @@ from cpo_backend.ocpp.v201.payloads import (
     sampled_values,
     transaction_event,
 )
+from cpo_backend.ocpp.v201.variables import reported_variable
 
 log = structlog.get_logger(__name__)
 
@@ -162,7 +163,7 @@ class StationHandlers:
             payload["seqNo"],
             payload.get("tbc", False),
             parse_timestamp(payload["generatedAt"]),
-            payload.get("reportData") or [],
+            [reported_variable(data) for data in payload.get("reportData") or []],
         )
         return {}
 

@@ -20,6 +20,7 @@ from cpo_backend.domain.commands import (
     VariableResult,
     VariableStatus,
 )
+from cpo_backend.domain.devicemodel import ReportedVariable
 
 # 1.6 key -> (component, variable, variable instance)
 CONFIGURATION_KEYS: dict[str, tuple[str, str, str | None]] = {
@@ -107,18 +108,33 @@ def variable_of_result(
 ) -> VariableResult:
     """A Get/SetVariableResult as a typed result. A SetVariableResult does not repeat the
     value; it is the one ``asked`` for the same variable."""
-    component, variable = result["component"], result["variable"]
+    ref = _address(result, result.get("attributeType", "Actual"))
+    value = result.get("attributeValue")
+    if value is None:
+        value = next((a.value for a in asked if replace(a, value=None) == ref), None)
+    return VariableResult(ref, VariableStatus(result["attributeStatus"]), value, reason)
+
+
+def reported_variable(data: dict[str, Any]) -> ReportedVariable:
+    """A NotifyReport ReportDataType: the variable's address, and its attributes and
+    characteristics as reported."""
+    return ReportedVariable(
+        _address(data),
+        tuple(data["variableAttribute"]),
+        data.get("variableCharacteristics"),
+    )
+
+
+def _address(data: dict[str, Any], attribute_type: Any = "Actual") -> VariableRef:
+    """The component and variable objects of a result or report entry as a reference."""
+    component, variable = data["component"], data["variable"]
     evse = component.get("evse") or {}
-    ref = VariableRef(
+    return VariableRef(
         component["name"],
         variable["name"],
-        attribute_type=result.get("attributeType", "Actual"),
+        attribute_type=attribute_type,
         component_instance=component.get("instance"),
         variable_instance=variable.get("instance"),
         evse_id=evse.get("id"),
         connector_id=evse.get("connectorId"),
     )
-    value = result.get("attributeValue")
-    if value is None:
-        value = next((a.value for a in asked if replace(a, value=None) == ref), None)
-    return VariableResult(ref, VariableStatus(result["attributeStatus"]), value, reason)
