@@ -27,7 +27,7 @@ from cpo_backend.db import transaction_event_store as journal_store
 from cpo_backend.db import transaction_store as store
 from cpo_backend.db.database import Database
 from cpo_backend.db.writer import WriteTx
-from cpo_backend.domain.errors import Conflict, NotFound
+from cpo_backend.domain.errors import Conflict, Invalid, NotFound
 from cpo_backend.domain.events import (
     DomainEvent,
     EventBus,
@@ -57,6 +57,19 @@ DEFAULT_STOP_REASON = "Local"
 
 class TransactionNotFound(NotFound):
     noun = "transaction"
+
+
+class NoSuchConnector(Invalid):
+    """A start names EVSE or connector 0, which stand for the whole station."""
+
+    code = "no_such_connector"
+
+    def __init__(self, station_id: str, evse_id: int, connector_id: int) -> None:
+        super().__init__(
+            f"station {station_id} started a transaction on EVSE {evse_id} connector "
+            f"{connector_id}: transactions run on an EVSE's connector, numbered from 1",
+            station=station_id,
+        )
 
 
 class TransactionNotActive(Conflict):
@@ -141,6 +154,8 @@ class TransactionService:
         self, tx: WriteTx, request: StartRequest, info: IdTokenInfo, now: datetime
     ) -> StartResult:
         """Start a transaction in ``tx``, or find the one this start (a replay) made."""
+        if request.evse_id < 1 or request.connector_id < 1:
+            raise NoSuchConnector(request.station_id, request.evse_id, request.connector_id)
         found = await store.same_start_or_active(tx, request)
         replay = next((match for match in found if match.replay), None)
         if replay is not None:

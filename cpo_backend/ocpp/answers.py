@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from cpo_backend.domain import commands as c
 from cpo_backend.domain.charging import (
     ChargingProfile,
     ChargingSchedule,
@@ -27,6 +28,26 @@ _KINDS = {
 _RECURRENCY = {"daily": "Daily", "weekly": "Weekly"}
 # Both versions' purposes but the station's ceiling, which each version names its own way.
 _PURPOSES = {ProfilePurpose.TX_DEFAULT: "TxDefaultProfile", ProfilePurpose.TX: "TxProfile"}
+
+
+def common_call(command: c.Command[c.CommandResult]) -> tuple[str, dict[str, Any]] | None:
+    """The call of a command that both versions write alike, or None."""
+    match command:
+        case c.ClearCache():
+            return "ClearCache", {}
+        case c.DataTransfer():
+            return "DataTransfer", present(
+                {"vendorId": command.vendor_id}, messageId=command.message_id, data=command.data
+            )
+    return None
+
+
+def common_result(command: c.Command[c.CommandResult], answer: dict[str, Any]) -> c.CommandResult:
+    """The result of an answer that both versions write alike: a DataTransfer's, or a
+    plain acknowledgement."""
+    if isinstance(command, c.DataTransfer):
+        return c.DataTransferAnswer(c.CommandStatus(answer["status"]), answer.get("data"))
+    return acknowledgement(answer)
 
 
 def acknowledgement(answer: dict[str, Any]) -> Acknowledgement:

@@ -22,6 +22,8 @@ import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from cpo_backend.domain.errors import CpoError
+from cpo_backend.domain.errors import ErrorKind as DomainErrorKind
 from cpo_backend.domain.messagelog import Frame
 from cpo_backend.ocpp.protocol import (
     CALL,
@@ -40,6 +42,17 @@ from cpo_backend.ocpp.protocol import (
 log = structlog.get_logger("cpo_backend.ocpp")
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+# A domain refusal as a CallError: the request's values are the problem, or we failed.
+_CALL_ERROR_OF_KIND = {
+    DomainErrorKind.NOT_FOUND: ErrorKind.PROPERTY_CONSTRAINT,
+    DomainErrorKind.CONFLICT: ErrorKind.PROPERTY_CONSTRAINT,
+    DomainErrorKind.INVALID: ErrorKind.PROPERTY_CONSTRAINT,
+    DomainErrorKind.UNAVAILABLE: ErrorKind.INTERNAL,
+    DomainErrorKind.TIMEOUT: ErrorKind.INTERNAL,
+    DomainErrorKind.UPSTREAM: ErrorKind.INTERNAL,
+}
 
 
 class FrameObserver(Protocol):
@@ -203,6 +216,18 @@ class OcppConnection:
         except OcppError as error:
             error_code = self.version.error_code(error.kind)
             await self._send_error(error, call.unique_id, call.action)
+        except CpoError as refused:
+            # A domain rule refused the message: the charger hears which, not "internal".
+            log.warning(
+                "call refused",
+                station=self.station_id,
+                action=call.action,
+                error=refused.code,
+                message=refused.message,
+            )
+            answer = OcppError(_CALL_ERROR_OF_KIND[refused.kind], refused.message)
+            error_code = self.version.error_code(answer.kind)
+            await self._send_error(answer, call.unique_id, call.action)
         except Exception:
             log.exception("handler failed", station=self.station_id, action=call.action)
             error_code = self.version.error_code(ErrorKind.INTERNAL)

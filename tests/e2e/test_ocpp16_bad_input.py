@@ -83,6 +83,17 @@ REFUSED_CALLS: list[tuple[str, dict[str, Any], str]] = [
         {"connectorId": 1, "idTag": "DRIVER-B", "meterStart": 0, "timestamp": "yesterday"},
         "TypeConstraintViolation",
     ),
+    (
+        # Schema-valid, but connector 0 is the whole charge point: a domain rule refuses.
+        "StartTransaction",
+        {
+            "connectorId": 0,
+            "idTag": "DRIVER-B",
+            "meterStart": 0,
+            "timestamp": "2026-12-08T10:00:00Z",
+        },
+        "PropertyConstraintViolation",
+    ),
 ]
 
 

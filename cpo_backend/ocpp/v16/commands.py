@@ -8,7 +8,8 @@ from cpo_backend.domain import commands as c
 from cpo_backend.domain.charging import ChargingProfile
 from cpo_backend.domain.time import format_utc
 from cpo_backend.ocpp.answers import (
-    acknowledgement,
+    common_call,
+    common_result,
     present,
     profile_fields,
     schedule_fields,
@@ -16,6 +17,9 @@ from cpo_backend.ocpp.answers import (
 
 
 def translate(command: c.Command[c.CommandResult]) -> tuple[str, dict[str, Any]]:
+    common = common_call(command)
+    if common is not None:
+        return common
     match command:
         case c.RemoteStart():
             payload: dict[str, Any] = {"idTag": command.id_token}
@@ -41,12 +45,6 @@ def translate(command: c.Command[c.CommandResult]) -> tuple[str, dict[str, Any]]
             return "GetConfiguration", {"key": list(command.keys)} if command.keys else {}
         case c.ChangeConfiguration():
             return "ChangeConfiguration", {"key": command.key, "value": command.value}
-        case c.ClearCache():
-            return "ClearCache", {}
-        case c.DataTransfer():
-            return "DataTransfer", present(
-                {"vendorId": command.vendor_id}, messageId=command.message_id, data=command.data
-            )
         case c.TriggerMessage():
             if command.message not in _TRIGGERABLE:
                 raise c.CommandNotSupported(f"OCPP 1.6 cannot trigger {command.message}")
@@ -119,8 +117,6 @@ def interpret(command: c.Command[c.CommandResult], answer: dict[str, Any]) -> c.
             return c.ConfigurationValues(values, tuple(answer.get("unknownKey") or []))
         case c.ChangeConfiguration():
             return c.ConfigurationChange(c.CommandStatus(answer["status"]))
-        case c.DataTransfer():
-            return c.DataTransferAnswer(c.CommandStatus(answer["status"]), answer.get("data"))
         case c.GetDiagnostics():
             # 1.6 says no more than a file name, and none when there is nothing to upload.
             file_name = answer.get("fileName")
@@ -130,4 +126,4 @@ def interpret(command: c.Command[c.CommandResult], answer: dict[str, Any]) -> c.
         case c.UpdateFirmware():
             # A 1.6 UpdateFirmware.conf is empty: answering is accepting.
             return c.Acknowledgement(c.CommandStatus.ACCEPTED)
-    return acknowledgement(answer)
+    return common_result(command, answer)

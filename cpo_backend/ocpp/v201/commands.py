@@ -12,7 +12,8 @@ from cpo_backend.domain import commands as c
 from cpo_backend.domain.charging import ChargingProfile
 from cpo_backend.domain.time import format_utc
 from cpo_backend.ocpp.answers import (
-    acknowledgement,
+    common_call,
+    common_result,
     present,
     profile_fields,
     reason_of,
@@ -35,6 +36,9 @@ _TRIGGERED = {c.TriggeredMessage.DIAGNOSTICS_STATUS: "LogStatusNotification"}
 
 
 def translate(command: c.Command[c.CommandResult]) -> tuple[str, dict[str, Any]]:
+    common = common_call(command)
+    if common is not None:
+        return common
     match command:
         case c.RemoteStart():
             payload: dict[str, Any] = {
@@ -96,12 +100,6 @@ def translate(command: c.Command[c.CommandResult]) -> tuple[str, dict[str, Any]]
                 "configurationSlot": command.configuration_slot,
                 "connectionData": connection_data(command.profile),
             }
-        case c.ClearCache():
-            return "ClearCache", {}
-        case c.DataTransfer():
-            return "DataTransfer", present(
-                {"vendorId": command.vendor_id}, messageId=command.message_id, data=command.data
-            )
         case c.TriggerMessage():
             return "TriggerMessage", present(
                 {"requestedMessage": _TRIGGERED.get(command.message, command.message.value)},
@@ -226,11 +224,9 @@ def interpret(command: c.Command[c.CommandResult], answer: dict[str, Any]) -> c.
             return c.ConfigurationChange(_CHANGE_STATUS[result.status], result)
         case c.GetTransactionStatus():
             return c.TransactionState(answer.get("ongoingIndicator"), answer["messagesInQueue"])
-        case c.DataTransfer():
-            return c.DataTransferAnswer(c.CommandStatus(answer["status"]), answer.get("data"))
         case c.GetDiagnostics():
             return c.DiagnosticsUpload(c.CommandStatus(answer["status"]), answer.get("filename"))
-    return acknowledgement(answer)
+    return common_result(command, answer)
 
 
 def _variable_results(
