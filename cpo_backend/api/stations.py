@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from cpo_backend.api.services import ApiServices, services
 from cpo_backend.domain.model import (
@@ -15,13 +15,22 @@ from cpo_backend.domain.model import (
     StationDetails,
     StationEvent,
 )
+from cpo_backend.domain.stations import identity_problem
 
 router = APIRouter(prefix="/stations", tags=["stations"])
 Api = Annotated[ApiServices, Depends(services)]
 
 
+def _valid_identity(station_id: str) -> str:
+    problem = identity_problem(station_id)
+    if problem is not None:
+        raise ValueError(problem)
+    return station_id
+
+
 class StationCreate(BaseModel):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[^/\s]+$")
+    # The rule of the handshake: a station registered here can connect.
+    id: Annotated[str, AfterValidator(_valid_identity)]
     password: str | None = Field(default=None, min_length=8, max_length=64)
     registration: Registration = Registration.ACCEPTED
 

@@ -40,6 +40,29 @@ class StationNotFound(NotFound):
     noun = "station"
 
 
+# OCPP 2.0.1 part 4 limits a station's identity to 48 characters; 1.6 sets no limit, and
+# the same rule serves both.
+MAX_IDENTITY_LENGTH = 48
+
+
+def identity_problem(station_id: str) -> str | None:
+    """Why ``station_id`` cannot be a station's identity, or None when it can.
+
+    At most 48 printable ASCII characters without spaces, with no ``/`` (it is the last
+    segment of the websocket path) and no ``:`` (it is the user name of basic auth), and
+    not ``.`` or ``..`` (path segments of their own)."""
+    if not station_id:
+        return "the station identity is empty"
+    if len(station_id) > MAX_IDENTITY_LENGTH:
+        return f"the station identity has more than {MAX_IDENTITY_LENGTH} characters"
+    if station_id in (".", ".."):
+        return f"{station_id!r} is a path segment, not a station identity"
+    bad = next((char for char in station_id if not "!" <= char <= "~" or char in "/:"), None)
+    if bad is not None:
+        return f"the station identity holds {bad!r}: only printable ASCII without / and :"
+    return None
+
+
 def hash_password(password: str) -> str:
     """Salted SHA-256.
 

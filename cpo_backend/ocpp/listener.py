@@ -25,7 +25,7 @@ from websockets.typing import Subprotocol
 
 from cpo_backend.config import OcppSettings, UnknownStationPolicy
 from cpo_backend.domain.model import Registration
-from cpo_backend.domain.stations import verify_password
+from cpo_backend.domain.stations import identity_problem, verify_password
 from cpo_backend.ocpp.binding import OcppServices, ProtocolBinding, StationSession
 from cpo_backend.ocpp.connection import OcppConnection
 from cpo_backend.ocpp.observer import FrameRecorder, OcppMetrics
@@ -129,6 +129,11 @@ class OcppListener:
         station_id = station_id_from_path(request.path)
         if not station_id:
             return _refuse(connection, HTTPStatus.NOT_FOUND, "no charge point id in the path")
+        problem = identity_problem(station_id)
+        if problem is not None:
+            # Refused before anything is looked up or stored; the id is shown escaped.
+            log.warning("station identity refused", station=repr(station_id[:64]))
+            return _refuse(connection, HTTPStatus.BAD_REQUEST, problem)
         offered = {
             item.strip()
             for value in request.headers.get_all("Sec-WebSocket-Protocol")

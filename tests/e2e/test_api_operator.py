@@ -51,7 +51,14 @@ async def test_station_registration_lifecycle(api: httpx.AsyncClient) -> None:
     assert_wire_timestamp(created["created_at"])
     duplicate = await api.post("/api/stations", json={"id": "CP_CRUD"})
     assert duplicate.status_code == 409
-    for bad in ({"id": "a/b"}, {"id": ""}, {"id": "CP_X", "password": "short"}):
+    bad_bodies = (
+        {"id": "a/b"},
+        {"id": ""},
+        {"id": "a:b"},
+        {"id": "X" * 49},
+        {"id": "CP_X", "password": "short"},
+    )
+    for bad in bad_bodies:
         assert (await api.post("/api/stations", json=bad)).status_code == 422, bad
     assert (await api.get("/api/stations/CP_NOWHERE")).status_code == 404
 

@@ -46,6 +46,39 @@ async def test_no_supported_subprotocol_is_refused_with_400(ocpp_url: str) -> No
     assert await handshake_status(url) == 400
 
 
+# Identities a charger may not have (OCPP 2.0.1 part 4: at most 48 printable characters,
+# no ":" (basic auth) and no "/" (the path)); the same rule holds for 1.6. Sent
+# percent-encoded, as the last path segment.
+BAD_IDENTITIES = [
+    "..",
+    ".",
+    "a%2Fb",
+    "a:b",
+    "nul%00",
+    "%F0%9F%94%8C",
+    "tab%09",
+    "X" * 49,
+    "Y" * 5000,
+]
+
+
+async def test_invalid_station_identity_is_refused_with_400_and_not_stored(
+    ocpp_url: str, api: httpx.AsyncClient
+) -> None:
+    for identity in BAD_IDENTITIES:
+        status = await handshake_status(
+            f"{ocpp_url}/{identity}", subprotocols=[Subprotocol("ocpp1.6")]
+        )
+        assert status == 400, identity
+    listed = (await api.get("/api/stations")).json()
+    assert listed == [], listed
+    # The longest identity allowed, with the characters 2.0.1 names, still opens.
+    longest = "CP_" + "a" * 39 + "*-=+@."
+    async with connect(ocpp_url, longest) as cp:
+        assert (await cp.boot()).status == "Accepted"
+    assert (await station(api, longest))["id"] == longest
+
+
 async def test_unknown_station_accepted_is_auto_registered(
     ocpp_url: str, api: httpx.AsyncClient
 ) -> None:
