@@ -85,16 +85,14 @@ async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
     )
 
 
+# The error word of the plain HTTP errors (no key, a route or method that is not there).
+_HTTP_WORDS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+
+
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    detail = error.detail
-    more: dict[str, Any] = (
-        {k: v for k, v in detail.items() if k != "detail"} if isinstance(detail, dict) else {}
-    )
-    message = str(detail.get("detail", "")) if isinstance(detail, dict) else str(detail)
-    words = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
     return JSONResponse(
-        _body(words.get(error.status_code, "http_error"), message, **more),
+        _body(_HTTP_WORDS.get(error.status_code, "http_error"), str(error.detail)),
         status_code=error.status_code,
         headers=dict(error.headers or {}),
     )

@@ -234,15 +234,13 @@ def _variable_results(
     answer: dict[str, Any],
 ) -> tuple[c.VariableResult, ...]:
     """Each variable's result; for a set, with the value it was asked to take."""
-    setting = isinstance(command, c.SetVariables | c.ChangeConfiguration)
-    asked = (
-        command.variables
-        if isinstance(command, c.SetVariables)
-        else (variable_for_key(command.key, command.value),)
-        if isinstance(command, c.ChangeConfiguration)
-        else ()
-    )
-    field = "setVariableResult" if setting else "getVariableResult"
+    asked: tuple[c.VariableRef, ...] = ()
+    field = "getVariableResult"
+    match command:
+        case c.SetVariables():
+            field, asked = "setVariableResult", command.variables
+        case c.ChangeConfiguration():
+            field, asked = "setVariableResult", (variable_for_key(command.key, command.value),)
     return tuple(variable_of_result(result, reason_of(result), asked) for result in answer[field])
 
 
